@@ -1,0 +1,182 @@
+"""Checks that need more than one document, or more than JSON Schema can say.
+
+Each check takes the validated resources and yields diagnostics; ``run`` applies them all so that
+every problem is reported at once. A resource with a problem stays in the result (its address is
+real), but ``cb validate`` exits non-zero and nothing with an error is applied.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
+
+import jsonschema
+from jsonschema.exceptions import SchemaError
+
+from .diagnostics import Diagnostic
+from .fielderrors import did_you_mean
+from .models import BUILTIN_TOOLS, ENV_REF, ProjectFile
+from .templates import BUILTIN_VARIABLES, TemplateProblem, variables
+
+if TYPE_CHECKING:
+    from .project import Resource
+
+SENSITIVE_HEADER = re.compile(r"(?i)(authorization|api[-_]?key|token|secret|password|cookie|signature)")
+SECRET_SHAPES = [
+    (re.compile(r"\bsk-[A-Za-z0-9_-]{20,}"), "an API key (sk-…)"),
+    (re.compile(r"\bgsk_[A-Za-z0-9]{20,}"), "a Groq API key"),
+    (re.compile(r"\bAKIA[0-9A-Z]{16}\b"), "an AWS access key"),
+    (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), "a Slack token"),
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a private key"),
+    (re.compile(r"(?i)\bBearer\s+(?!\$\{env:)[A-Za-z0-9._~+/-]{16,}"), "a bearer token"),
+    (re.compile(r"https?://[^/\s:@]+:(?!\$\{env:)[^/\s@]+@"), "a password in a URL"),
+    (re.compile(r"(?i)[?&](api[_-]?key|token|secret|password|key)=(?!\$\{env:)[^&\s]{8,}"), "a credential in a URL"),
+]
+
+
+def _diag(r: "Resource", path: tuple, code: str, message: str, hint: str = "", at_key: bool = False,
+          offset: int = 0) -> Diagnostic:
+    line, col = r.where(path, prefer_key=at_key)
+    return Diagnostic(r.file, line + offset, col if not offset else 1, code, r.address, message, hint)
+
+
+def duplicate_names(resources: list["Resource"]) -> Iterator[Diagnostic]:
+    first: dict[str, "Resource"] = {}
+    for r in resources:
+        if r.address in first:
+            other = first[r.address]
+            yield _diag(r, ("metadata", "name"), "CB302",
+                        f"{r.kind} {r.name!r} is declared twice (first at {other.file}:{other.line})",
+                        "names are unique per kind; rename one, or delete the copy")
+        else:
+            first[r.address] = r
+
+
+def _ref(r: "Resource", path: tuple, kind: str, target: str, names: Iterable[str], extra: Iterable[str] = ()) -> Diagnostic:
+    choices = set(names) | set(extra)
+    guess = did_you_mean(target, choices)
+    if guess:
+        hint = f"did you mean '{guess}'?"
+    elif choices:
+        hint = f"declared {kind}s: {', '.join(sorted(choices)[:8])}{' …' if len(choices) > 8 else ''}"
+    else:
+        hint = f"declare a {kind} named {target!r}, or remove the reference"
+    return _diag(r, path, "CB301", f"{'.'.join(map(str, path))}: no {kind} named {target!r}", hint)
+
+
+def references(by_kind: dict[str, dict[str, "Resource"]]) -> Iterator[Diagnostic]:
+    tools, agents = by_kind["Tool"], by_kind["Agent"]
+    policies, schemas = by_kind["CompliancePolicy"], by_kind["ReturnSchema"]
+    for a in agents.values():
+        spec = a.spec
+        for i, tool in enumerate(spec.tools):
+            if tool not in tools and tool not in BUILTIN_TOOLS:
+                yield _ref(a, ("spec", "tools", i), "Tool", tool, tools, BUILTIN_TOOLS)
+        for i, policy in enumerate(spec.compliance):
+            if policy not in policies:
+                yield _ref(a, ("spec", "compliance", i), "CompliancePolicy", policy, policies)
+        if isinstance(spec.returns, str) and spec.returns not in schemas:
+            yield _ref(a, ("spec", "returns"), "ReturnSchema", spec.returns, schemas)
+    for n in by_kind["Number"].values():
+        if n.spec.agent and n.spec.agent not in agents:
+            yield _ref(n, ("spec", "agent"), "Agent", n.spec.agent, agents)
+
+
+def _schema_problem(r: "Resource", path: tuple, schema: Any, what: str) -> Iterator[Diagnostic]:
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        where = path + tuple(exc.path)
+        where_text = "/".join(str(p) for p in exc.path) or "(root)"
+        yield _diag(r, where, "CB201", f"{what} is not a valid JSON Schema at {where_text}: {exc.message}",
+                    "see https://json-schema.org/draft/2020-12 for the keywords and their types")
+        return
+    if schema.get("type", "object") != "object":
+        yield _diag(r, path, "CB201", f"{what} must describe an object (type: object), not {schema.get('type')!r}",
+                    "wrap the value in an object: {type: object, properties: {...}}")
+
+
+def json_schemas(resources: list["Resource"]) -> Iterator[Diagnostic]:
+    for r in resources:
+        if r.kind == "Tool":
+            yield from _schema_problem(r, ("spec", "parameters"), r.spec.parameters, "parameters")
+        elif r.kind == "ReturnSchema":
+            yield from _schema_problem(r, ("spec", "schema"), r.spec.schema_, "schema")
+        elif r.kind == "Agent" and r.spec.returns is not None and not isinstance(r.spec.returns, str):
+            yield from _schema_problem(r, ("spec", "returns", "schema"), r.spec.returns.schema_, "returns.schema")
+
+
+def templates(agents: Iterable["Resource"]) -> Iterator[Diagnostic]:
+    for a in agents:
+        declared = set(a.spec.context) | set(BUILTIN_VARIABLES)
+        for field in ("instructions", "greeting"):
+            source = getattr(a.spec, field)
+            if not source:
+                continue
+            path = ("spec", field)
+            # a block scalar (| or >) starts on the line after its indicator
+            offset = 1 if path in a.doc.block_scalars else 0
+            try:
+                used = variables(source)
+            except TemplateProblem as p:
+                yield _diag(a, path, "CB401", f"{field}: template error: {p.message}",
+                            "Jinja2 syntax: {{ variable }}, {% if … %}…{% endif %}", offset=offset + p.lineno - 1 if offset else 0)
+                continue
+            for name, lineno in used:
+                if name not in declared:
+                    guess = did_you_mean(name, declared)
+                    hint = (f"did you mean '{guess}'? " if guess else "") + \
+                        f"declare it under spec.context ({name}: {{type: string, default: …}})"
+                    yield _diag(a, path, "CB402", f"{field} uses {name!r}, which the agent does not declare", hint,
+                                offset=offset + lineno - 1 if offset else 0)
+
+
+def _strings(value: Any, path: tuple) -> Iterator[tuple[tuple, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(v, path + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _strings(v, path + (i,))
+
+
+def inline_secrets(resources: list["Resource"]) -> Iterator[Diagnostic]:
+    for r in resources:
+        if r.kind == "Tool" and r.spec.http is not None:
+            for header, value in r.spec.http.headers.items():
+                if SENSITIVE_HEADER.search(header) and not ENV_REF.search(value):
+                    yield _diag(r, ("spec", "http", "headers", header), "CB601",
+                                f"header {header!r} carries a secret written inline",
+                                f"reference it instead, e.g. {header}: \"Bearer ${{env:{_env_name(r.name, header)}}}\"")
+        data = r.doc.data.get("spec", {})
+        for path, text in _strings(data, ("spec",)):
+            if r.kind == "Tool" and path[:3] == ("spec", "http", "headers"):
+                continue  # reported above, by header name
+            for shape, what in SECRET_SHAPES:
+                if shape.search(text):
+                    yield _diag(r, path, "CB601", f"{'.'.join(map(str, path))} contains what looks like {what}",
+                                "secrets never live in git: use ${env:NAME} and set NAME where cb runs")
+                    break
+
+
+def _env_name(*parts: str) -> str:
+    return re.sub(r"[^A-Z0-9]+", "_", "_".join(parts).upper()).strip("_")
+
+
+def run(resources: list["Resource"], settings: ProjectFile) -> tuple[dict[str, "Resource"], list[Diagnostic]]:
+    """Apply every cross-document check. Returns resources by address (first wins) and problems."""
+    diags = list(duplicate_names(resources))
+    by_address: dict[str, "Resource"] = {}
+    by_kind: dict[str, dict[str, "Resource"]] = defaultdict(dict)
+    for r in resources:
+        by_address.setdefault(r.address, r)
+        by_kind[r.kind].setdefault(r.name, r)
+    unique = list(by_address.values())
+    diags += references(by_kind)
+    diags += json_schemas(unique)
+    diags += templates(by_kind["Agent"].values())
+    diags += inline_secrets(unique)
+    return dict(sorted(by_address.items())), diags

@@ -1,0 +1,80 @@
+"""Diagnostics: every problem names its file, line, column, address, what is wrong and a fix.
+
+Text form (one per problem, compiler style, so editors and CI annotate it)::
+
+    agents/front-desk.yaml:12:5: error[CB101] agent.front-desk: unknown field 'voise' in spec
+      hint: did you mean 'voice'?
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Iterable
+
+#: code -> short name; the catalogue users can grep for. Codes are stable.
+CODES = {
+    "CB001": "yaml-syntax",
+    "CB002": "duplicate-key",
+    "CB003": "unsafe-yaml",
+    "CB004": "input-too-large",
+    "CB005": "not-a-resource",
+    "CB006": "unknown-kind",
+    "CB101": "unknown-field",
+    "CB102": "invalid-value",
+    "CB103": "missing-field",
+    "CB201": "invalid-json-schema",
+    "CB301": "unresolved-reference",
+    "CB302": "duplicate-name",
+    "CB401": "template-syntax",
+    "CB402": "undeclared-variable",
+    "CB501": "invalid-phone-number",
+    "CB601": "inline-secret",
+    "CB701": "project-file",
+    "CB702": "no-config",
+}
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    file: str
+    line: int
+    column: int
+    code: str
+    address: str
+    message: str
+    hint: str = ""
+    severity: str = "error"
+
+    def render(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}"
+        subject = f" {self.address}:" if self.address else ""
+        text = f"{where}: {self.severity}[{self.code}]{subject} {self.message}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+def render_text(diags: Iterable[Diagnostic], files: int, resources: int) -> str:
+    diags = sorted(diags)
+    lines = [d.render() for d in diags]
+    errors = sum(1 for d in diags if d.severity == "error")
+    if errors:
+        lines.append(f"\n{errors} error{'s' if errors != 1 else ''} in {files} file{'s' if files != 1 else ''}.")
+    else:
+        lines.append(f"OK: {resources} resource{'s' if resources != 1 else ''} in {files} file{'s' if files != 1 else ''} are valid.")
+    return "\n".join(lines)
+
+
+def render_json(diags: Iterable[Diagnostic], files: int, resources: int) -> str:
+    diags = sorted(diags)
+    return json.dumps(
+        {
+            "format_version": "1",
+            "valid": not any(d.severity == "error" for d in diags),
+            "files": files,
+            "resources": resources,
+            "diagnostics": [{**asdict(d), "name": CODES.get(d.code, "")} for d in diags],
+        },
+        indent=2,
+    )

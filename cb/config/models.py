@@ -1,0 +1,321 @@
+"""The resource kinds of cb/v1: the one source of truth for configuration.
+
+Every YAML document is ``apiVersion: cb/v1``, ``kind``, ``metadata`` and ``spec``. The JSON Schemas
+in ``schemas/`` are generated from these models (``cb schema``); checks that need more than one
+document (references, duplicate names, templates) live in ``cb.config.checks``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, model_validator
+
+API_VERSION = "cb/v1"
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
+SECRET_REF_PATTERN = r"^\$\{env:[A-Za-z_][A-Za-z0-9_]*\}$"
+ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+E164 = Annotated[str, StringConstraints(pattern=E164_PATTERN)]
+SecretRef = Annotated[
+    str,
+    StringConstraints(pattern=SECRET_REF_PATTERN),
+    Field(description="A secret, always by reference: ${env:NAME}. Never the value itself."),
+]
+Clock = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class Strict(BaseModel):
+    """Unknown fields are errors: a typo must never be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Metadata(Strict):
+    name: Name = Field(description="Unique per kind; the resource's address is kind.name.")
+    labels: dict[str, str] = Field(default_factory=dict)
+    description: str | None = None
+
+
+# --------------------------------------------------------------------------- Agent
+
+
+class ProviderConfig(Strict):
+    provider: str = Field(description="Plugin name, e.g. whisper, deepgram, groq, piper, cartesia.")
+    model: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class TurnDetection(Strict):
+    vad_stop_secs: float = Field(0.2, ge=0.05, le=3.0, description="Silence that ends a turn.")
+    vad_start_secs: float = Field(0.2, ge=0.05, le=2.0, description="Speech that starts a turn.")
+    smart_turn: bool = Field(False, description="Use the smart-turn model on top of VAD silence.")
+
+
+class Interruptions(Strict):
+    enabled: bool = True
+    min_words: int = Field(0, ge=0, description="Words the caller must say before it counts.")
+    min_speech_ms: int = Field(200, ge=0, description="Speech the caller must make before it counts.")
+
+
+class Pipeline(Strict):
+    profile: str | None = Field(
+        None, description="A named preset (local, cloud); defaults to the project's profile."
+    )
+    stt: ProviderConfig | None = None
+    llm: ProviderConfig | None = None
+    tts: ProviderConfig | None = None
+    turn: TurnDetection = Field(default_factory=TurnDetection)
+    interruptions: Interruptions = Field(default_factory=Interruptions)
+
+
+class InlineReturns(Strict):
+    schema_: dict[str, Any] = Field(alias="schema", description="A JSON Schema (draft 2020-12).")
+
+
+Returns = Annotated[
+    Annotated[Name, Tag("ref")] | Annotated[InlineReturns, Tag("inline")],
+    Discriminator(lambda v: "ref" if isinstance(v, str) else "inline"),
+]
+
+
+class Phone(Strict):
+    voicemail: Literal["hangup", "leave_message", "ignore"] = "hangup"
+    voicemail_message: str | None = None
+    max_duration_sec: int = Field(900, ge=10, le=14400)
+    silence_timeout_sec: int = Field(20, ge=3, le=600)
+
+
+WebhookEvent = Literal["call.started", "call.completed", "call.failed", "returns.ready"]
+
+
+class Webhook(Strict):
+    url: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")]
+    secret: SecretRef | None = None
+    events: list[WebhookEvent] = Field(default_factory=lambda: ["call.completed"])
+
+
+class ContextVariable(Strict):
+    type: Literal["string", "number", "integer", "boolean", "object", "array"] = "string"
+    default: Any = None
+    required: bool = False
+    description: str | None = None
+
+
+class AgentSpec(Strict):
+    instructions: str = Field(description="System prompt, a Jinja2 template over the context.")
+    greeting: str | None = Field(None, description="First words, a Jinja2 template.")
+    voice: str | None = Field(None, description="Voice name; cb.lock resolves it to an id.")
+    language: str = "en-US"
+    pipeline: Pipeline = Field(default_factory=Pipeline)
+    tools: list[Name] = Field(default_factory=list, description="Tool names, or built-ins.")
+    returns: Returns | None = Field(
+        None, description="A ReturnSchema's name, or {schema: ...} inline."
+    )
+    compliance: list[Name] = Field(default_factory=list, description="CompliancePolicy names.")
+    phone: Phone = Field(default_factory=Phone)
+    webhook: Webhook | None = None
+    context: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ContextVariable] = Field(
+        default_factory=dict, description="Variables the templates may use, with types and defaults."
+    )
+
+
+# --------------------------------------------------------------------------- Tool
+
+BUILTIN_TOOLS = ("end_call", "transfer_call")
+
+
+class HttpRun(Strict):
+    url: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")]
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout_ms: int = Field(5000, ge=50, le=120000)
+    retries: int = Field(0, ge=0, le=5)
+
+
+class BuiltinRun(Strict):
+    name: Literal["end_call", "transfer_call"]
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class Filler(Strict):
+    phrase: str
+    delay_ms: int = Field(1000, ge=0, le=30000)
+
+
+class ToolSpec(Strict):
+    description: str
+    parameters: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}},
+        description="JSON Schema (draft 2020-12) of the arguments.",
+    )
+    http: HttpRun | None = None
+    builtin: BuiltinRun | None = None
+    filler: Filler | None = None
+    failure_phrase: str = "Sorry, I couldn't do that just now."
+
+    @model_validator(mode="after")
+    def _one_way_to_run(self) -> "ToolSpec":
+        if (self.http is None) == (self.builtin is None):
+            raise ValueError("a tool runs exactly one way: set either `http` or `builtin`")
+        return self
+
+
+# --------------------------------------------------------------------------- Number
+
+
+class Lifecycle(Strict):
+    prevent_destroy: bool = False
+
+
+class NumberSpec(Strict):
+    number: E164 = Field(description="E.164, e.g. +14155550100.")
+    provider: Literal["twilio", "local", "sip"] = "local"
+    agent: Name | None = Field(None, description="The Agent that answers calls to this number.")
+    outbound_caller_id: bool = False
+    purchase: bool = Field(False, description="Buy the number if the provider does not hold it.")
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- CompliancePolicy
+
+
+class CallingWindow(Strict):
+    days: list[Weekday] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
+    start: Clock = "09:00"
+    end: Clock = "20:00"
+
+
+class DoNotCallSource(Strict):
+    type: Literal["file", "url", "numbers"]
+    path: str | None = None
+    url: str | None = None
+    numbers: list[E164] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _source_matches_type(self) -> "DoNotCallSource":
+        need = {"file": self.path, "url": self.url, "numbers": self.numbers}[self.type]
+        if not need:
+            field = {"file": "path", "url": "url", "numbers": "numbers"}[self.type]
+            raise ValueError(f"a do-not-call source of type {self.type!r} needs `{field}`")
+        return self
+
+
+class RecordingConsent(Strict):
+    required: bool = True
+    disclosure: str | None = None
+
+
+class Attempts(Strict):
+    max_per_number: int = Field(3, ge=1, le=100)
+    window_hours: int = Field(24, ge=1, le=24 * 90)
+
+
+class Pacing(Strict):
+    max_calls_per_minute: int = Field(30, ge=1, le=10000)
+    max_concurrent: int = Field(10, ge=1, le=10000)
+
+
+class CompliancePolicySpec(Strict):
+    calling_windows: list[CallingWindow] = Field(
+        default_factory=list, description="When calls may be placed, in the callee's time zone."
+    )
+    do_not_call: list[DoNotCallSource] = Field(default_factory=list)
+    recording_consent: RecordingConsent | None = None
+    attempts: Attempts | None = None
+    pacing: Pacing | None = None
+    attestation: Literal["A", "B", "C"] | None = Field(
+        None, description="Minimum STIR/SHAKEN attestation required on outbound calls."
+    )
+
+
+# --------------------------------------------------------------------------- ReturnSchema
+
+
+class ReturnSchemaSpec(Strict):
+    schema_: dict[str, Any] = Field(alias="schema", description="A JSON Schema (draft 2020-12).")
+
+
+# --------------------------------------------------------------------------- documents
+
+
+class _Document(Strict):
+    apiVersion: Literal["cb/v1"]
+    metadata: Metadata
+
+
+class Agent(_Document):
+    kind: Literal["Agent"]
+    spec: AgentSpec
+
+
+class Tool(_Document):
+    kind: Literal["Tool"]
+    spec: ToolSpec
+
+
+class Number(_Document):
+    kind: Literal["Number"]
+    spec: NumberSpec
+
+
+class CompliancePolicy(_Document):
+    kind: Literal["CompliancePolicy"]
+    spec: CompliancePolicySpec
+
+
+class ReturnSchema(_Document):
+    kind: Literal["ReturnSchema"]
+    spec: ReturnSchemaSpec
+
+
+KINDS: dict[str, type[_Document]] = {
+    "Agent": Agent,
+    "Tool": Tool,
+    "Number": Number,
+    "CompliancePolicy": CompliancePolicy,
+    "ReturnSchema": ReturnSchema,
+}
+
+#: kind -> the first half of an address (``agent.front-desk``).
+ADDRESS_PREFIX = {
+    "Agent": "agent",
+    "Tool": "tool",
+    "Number": "number",
+    "CompliancePolicy": "compliance_policy",
+    "ReturnSchema": "return_schema",
+}
+
+
+# --------------------------------------------------------------------------- project file
+
+
+class RunnerSettings(Strict):
+    url: str = Field("http://127.0.0.1:8765", description="Admin API of the runner.")
+
+
+class ProjectDefaults(Strict):
+    profile: Literal["local", "cloud"] = Field("local", description="Pipeline profile for agents.")
+
+
+class Moved(Strict):
+    from_: str = Field(alias="from", description="Old address, e.g. agent.reception.")
+    to: str = Field(description="New address, e.g. agent.front-desk.")
+
+
+class ProjectFile(Strict):
+    """``cb.yaml``: project-wide settings, found by walking up from the config paths."""
+
+    apiVersion: Literal["cb/v1"]
+    kind: Literal["Project"]
+    name: Name
+    paths: list[str] = Field(default_factory=lambda: ["agents"])
+    defaults: ProjectDefaults = Field(default_factory=ProjectDefaults)
+    runner: RunnerSettings = Field(default_factory=RunnerSettings)
+    moved: list[Moved] = Field(default_factory=list, description="Renames: plan moves, not replaces.")

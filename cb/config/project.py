@@ -1,0 +1,190 @@
+"""Load a project: find its files, read every document, validate it, and collect every problem.
+
+``load_project`` is the one entry point the CLI, the runner's watch mode and the admin API share.
+It never raises on bad input: it returns the resources that are valid plus every diagnostic.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any, Iterator
+
+from pydantic import BaseModel, ValidationError
+
+from . import checks
+from .diagnostics import Diagnostic
+from .fielderrors import convert, did_you_mean
+from .models import ADDRESS_PREFIX, API_VERSION, KINDS, ProjectFile
+from .yamlsafe import Document, Path, YamlProblem, load_documents, read_text
+
+PROJECT_FILE = "cb.yaml"
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One validated document. ``address`` (``agent.front-desk``) is its identity everywhere."""
+
+    kind: str
+    name: str
+    file: str
+    line: int
+    model: Any  # the pydantic document (Agent, Tool, ...)
+    doc: Document = field(repr=False, compare=False)
+
+    @property
+    def address(self) -> str:
+        return f"{ADDRESS_PREFIX[self.kind]}.{self.name}"
+
+    @property
+    def spec(self) -> Any:
+        return self.model.spec
+
+    def canonical(self) -> dict[str, Any]:
+        """The resource as plain JSON data: what plans diff and state stores."""
+        return self.model.model_dump(mode="json", by_alias=True)
+
+    def where(self, path: Path, prefer_key: bool = False) -> tuple[int, int]:
+        return self.doc.mark(path, prefer_key=prefer_key)
+
+
+@dataclass
+class Project:
+    root: FsPath
+    settings: ProjectFile
+    files: list[str] = field(default_factory=list)
+    resources: dict[str, Resource] = field(default_factory=dict)
+
+    def of_kind(self, kind: str) -> Iterator[Resource]:
+        return (r for r in self.resources.values() if r.kind == kind)
+
+    def get(self, kind: str, name: str) -> Resource | None:
+        return self.resources.get(f"{ADDRESS_PREFIX[kind]}.{name}")
+
+
+def find_root(start: FsPath) -> FsPath | None:
+    """The nearest folder at or above ``start`` that holds a cb.yaml."""
+    for folder in [start, *start.parents]:
+        if (folder / PROJECT_FILE).is_file():
+            return folder
+    return None
+
+
+def _display(path: FsPath, cwd: FsPath) -> str:
+    try:
+        return os.path.relpath(path, cwd)
+    except ValueError:  # pragma: no cover - other drive on Windows
+        return str(path)
+
+
+def discover(paths: list[FsPath], cwd: FsPath, diags: list[Diagnostic]) -> list[FsPath]:
+    """Every YAML file under ``paths`` (files as given, folders recursively, hidden ones skipped)."""
+    found: list[FsPath] = []
+    for path in paths:
+        if path.is_file():
+            found.append(path)
+        elif path.is_dir():
+            for folder, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                found += [FsPath(folder) / f for f in sorted(files)
+                          if f.endswith(YAML_SUFFIXES) and f != PROJECT_FILE]
+        else:
+            diags.append(Diagnostic(_display(path, cwd), 1, 1, "CB702", "", f"no such file or folder: {path}",
+                                    "check the path, or run cb from the project's folder"))
+    seen: set[FsPath] = set()
+    return [p for p in found if not (p.resolve() in seen or seen.add(p.resolve()))]
+
+
+def _load_settings(root: FsPath | None, cwd: FsPath, diags: list[Diagnostic]) -> ProjectFile:
+    default = ProjectFile(apiVersion="cb/v1", kind="Project", name="default")
+    if root is None:
+        return default
+    path = root / PROJECT_FILE
+    shown = _display(path, cwd)
+    try:
+        docs = load_documents(read_text(str(path)))
+    except YamlProblem as p:
+        diags.append(Diagnostic(shown, p.line, p.column, p.code, "", p.message, p.hint))
+        return default
+    if len(docs) != 1 or not isinstance(docs[0].data, dict):
+        diags.append(Diagnostic(shown, 1, 1, "CB701", "", "cb.yaml must hold exactly one mapping",
+                                "see examples/*/cb.yaml"))
+        return default
+    try:
+        return ProjectFile.model_validate(docs[0].data)
+    except ValidationError as exc:
+        for code, p, message, hint, at_key in convert(ProjectFile, docs[0], exc):
+            line, col = docs[0].mark(p, prefer_key=at_key)
+            diags.append(Diagnostic(shown, line, col, code, "project", message, hint))
+        return default
+
+
+def _resource(doc: Document, shown: str, diags: list[Diagnostic]) -> Resource | None:
+    data = doc.data
+    if data is None:
+        return None  # an empty document (e.g. a trailing ---) is fine
+    if not isinstance(data, dict):
+        diags.append(Diagnostic(shown, doc.line, 1, "CB005", "", "a document must be a mapping with apiVersion, kind, metadata and spec",
+                                "start it with `apiVersion: cb/v1` and `kind: Agent` (or Tool, Number, CompliancePolicy, ReturnSchema)"))
+        return None
+    kind = data.get("kind")
+    name = (data.get("metadata") or {}).get("name") if isinstance(data.get("metadata"), dict) else None
+    address = f"{ADDRESS_PREFIX[kind]}.{name}" if kind in KINDS and isinstance(name, str) else ""
+    if data.get("apiVersion") != API_VERSION:
+        line, col = doc.mark(("apiVersion",)) if "apiVersion" in data else (doc.line, 1)
+        got = data.get("apiVersion")
+        message = "missing apiVersion" if got is None else f"unsupported apiVersion {got!r}"
+        diags.append(Diagnostic(shown, line, col, "CB006", address, message, f"use `apiVersion: {API_VERSION}`"))
+        return None
+    if kind not in KINDS:
+        line, col = doc.mark(("kind",)) if "kind" in data else (doc.line, 1)
+        guess = did_you_mean(str(kind), KINDS) if kind else None
+        message = "missing kind" if kind is None else f"unknown kind {kind!r}"
+        hint = f"did you mean '{guess}'?" if guess else f"use one of: {', '.join(KINDS)}"
+        diags.append(Diagnostic(shown, line, col, "CB006", "", message, hint))
+        return None
+    model: type[BaseModel] = KINDS[kind]
+    try:
+        validated = model.model_validate(data)
+    except ValidationError as exc:
+        for code, p, message, hint, at_key in convert(model, doc, exc):
+            line, col = doc.mark(p, prefer_key=at_key)
+            diags.append(Diagnostic(shown, line, col, code, address or kind.lower(), message, hint))
+        return None
+    return Resource(kind, validated.metadata.name, shown, doc.line, validated, doc)
+
+
+def load_project(paths: list[str] | None = None, cwd: str | os.PathLike | None = None) -> tuple[Project, list[Diagnostic]]:
+    """Load and validate the project at ``cwd`` (or the given config ``paths``)."""
+    here = FsPath(cwd or os.getcwd()).resolve()
+    diags: list[Diagnostic] = []
+    start = FsPath(paths[0]) if paths else here
+    start = (here / start).resolve()
+    root = find_root(start if start.is_dir() else start.parent) or find_root(here)
+    settings = _load_settings(root, here, diags)
+    base = root or here
+    targets = [here / p for p in paths] if paths else [base / p for p in settings.paths]
+    project = Project(root=base, settings=settings)
+
+    resources: list[Resource] = []
+    for file in discover(targets, here, diags):
+        shown = _display(file, here)
+        project.files.append(shown)
+        try:
+            docs = load_documents(read_text(str(file)))
+        except YamlProblem as p:
+            diags.append(Diagnostic(shown, p.line, p.column, p.code, "", p.message, p.hint))
+            continue
+        except OSError as exc:
+            diags.append(Diagnostic(shown, 1, 1, "CB702", "", f"cannot read file: {exc.strerror}", ""))
+            continue
+        for doc in docs:
+            resource = _resource(doc, shown, diags)
+            if resource is not None:
+                resources.append(resource)
+
+    project.resources, more = checks.run(resources, settings)
+    diags += more
+    return project, sorted(set(diags))

@@ -1,0 +1,55 @@
+"""Agent instructions and greetings are Jinja2 templates over the call's context.
+
+One sandboxed environment with StrictUndefined serves validation and rendering alike, so a
+template that validates renders, and one that uses an undeclared variable never reaches a call.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2.exceptions import TemplateAssertionError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+#: Variables every template may use without declaring them: facts about the call itself.
+BUILTIN_VARIABLES = {
+    "call": "the call: call.id, call.direction, call.from_number, call.to_number",
+    "now": "the call's start time, ISO 8601",
+}
+
+ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+class TemplateProblem(Exception):
+    def __init__(self, message: str, lineno: int):
+        super().__init__(message)
+        self.message, self.lineno = message, lineno
+
+
+@lru_cache(maxsize=4096)
+def variables(source: str) -> tuple[tuple[str, int], ...]:
+    """(name, line) of each variable the template reads from its context; raise TemplateProblem."""
+    try:
+        ast = ENV.parse(source)
+        ENV.compile(ast, raw=True)  # unknown filters and tests are compile-time errors
+    except (TemplateSyntaxError, TemplateAssertionError) as exc:
+        return_line = exc.lineno or 1
+        raise TemplateProblem(exc.message or str(exc), return_line) from None
+    undeclared = meta.find_undeclared_variables(ast)
+    lines: dict[str, int] = {}
+    for node in ast.find_all(nodes.Name):
+        if node.ctx == "load" and node.name in undeclared:
+            lines.setdefault(node.name, node.lineno)
+    return tuple(sorted(lines.items(), key=lambda kv: (kv[1], kv[0])))
+
+
+@lru_cache(maxsize=1024)
+def _compiled(source: str):
+    return ENV.from_string(source)
+
+
+def render(source: str, context: dict[str, Any]) -> str:
+    """Render a validated template; a missing variable raises jinja2.UndefinedError."""
+    return _compiled(source).render(**context)

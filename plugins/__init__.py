@@ -1,0 +1,1 @@
+"""Providers for speech, language, voice and telephony, found through entry points."""

@@ -1,0 +1,1 @@
+"""The long-running runner: admin API, telephony webhooks and the call path."""
