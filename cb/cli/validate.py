@@ -3,7 +3,7 @@ from __future__ import annotations
 import click
 
 from cb.config.diagnostics import render_json, render_text
-from cb.config.project import load_project
+from cb.config.project import validate_paths
 
 from .errors import EXIT_OK, EXIT_USER
 
@@ -15,9 +15,10 @@ from .errors import EXIT_OK, EXIT_USER
 def validate(paths: tuple[str, ...], fmt: str) -> None:
     """Check configuration and report every problem at once.
 
-    PATHS are files or folders of YAML (default: the `paths` of cb.yaml, else agents/).
-    Checks YAML syntax, fields and types against the schemas, references between resources,
-    templates, phone numbers and inline secrets. Exit 0 when valid, 1 when not.
+    PATHS are files or folders of YAML (default: the `paths` of cb.yaml, else agents/). Each file
+    belongs to the project of its nearest cb.yaml. Checks YAML syntax, fields and types against
+    the schemas, references between resources, templates, phone numbers and inline secrets.
+    Exit 0 when valid, 1 when not.
 
     \b
     Examples:
@@ -25,7 +26,9 @@ def validate(paths: tuple[str, ...], fmt: str) -> None:
       cb validate agents examples
       cb validate --format json agents/front-desk.yaml
     """
-    project, diags = load_project(list(paths) or None)
+    projects, diags = validate_paths(list(paths))
+    files = sum(len(p.files) for p in projects)
+    resources = sum(len(p.resources) for p in projects)
     render = render_json if fmt == "json" else render_text
-    click.echo(render(diags, len(project.files), len(project.resources)))
+    click.echo(render(diags, files, resources))
     raise SystemExit(EXIT_USER if any(d.severity == "error" for d in diags) else EXIT_OK)

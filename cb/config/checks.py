@@ -59,7 +59,7 @@ def _ref(r: "Resource", path: tuple, kind: str, target: str, names: Iterable[str
     if guess:
         hint = f"did you mean '{guess}'?"
     elif choices:
-        hint = f"declared {kind}s: {', '.join(sorted(choices)[:8])}{' …' if len(choices) > 8 else ''}"
+        hint = f"declared {kind} names: {', '.join(sorted(choices)[:8])}{' …' if len(choices) > 8 else ''}"
     else:
         hint = f"declare a {kind} named {target!r}, or remove the reference"
     return _diag(r, path, "CB301", f"{'.'.join(map(str, path))}: no {kind} named {target!r}", hint)

@@ -156,20 +156,9 @@ def _resource(doc: Document, shown: str, diags: list[Diagnostic]) -> Resource | 
     return Resource(kind, validated.metadata.name, shown, doc.line, validated, doc)
 
 
-def load_project(paths: list[str] | None = None, cwd: str | os.PathLike | None = None) -> tuple[Project, list[Diagnostic]]:
-    """Load and validate the project at ``cwd`` (or the given config ``paths``)."""
-    here = FsPath(cwd or os.getcwd()).resolve()
-    diags: list[Diagnostic] = []
-    start = FsPath(paths[0]) if paths else here
-    start = (here / start).resolve()
-    root = find_root(start if start.is_dir() else start.parent) or find_root(here)
-    settings = _load_settings(root, here, diags)
-    base = root or here
-    targets = [here / p for p in paths] if paths else [base / p for p in settings.paths]
-    project = Project(root=base, settings=settings)
-
+def _read_resources(files: list[FsPath], here: FsPath, project: Project, diags: list[Diagnostic]) -> list[Resource]:
     resources: list[Resource] = []
-    for file in discover(targets, here, diags):
+    for file in files:
         shown = _display(file, here)
         project.files.append(shown)
         try:
@@ -184,7 +173,56 @@ def load_project(paths: list[str] | None = None, cwd: str | os.PathLike | None =
             resource = _resource(doc, shown, diags)
             if resource is not None:
                 resources.append(resource)
+    return resources
 
-    project.resources, more = checks.run(resources, settings)
+
+def _build(root: FsPath | None, files: list[FsPath], here: FsPath, diags: list[Diagnostic]) -> Project:
+    project = Project(root=root or here, settings=_load_settings(root, here, diags))
+    resources = _read_resources(files, here, project, diags)
+    project.resources, more = checks.run(resources, project.settings)
     diags += more
+    return project
+
+
+def load_project(paths: list[str] | None = None, cwd: str | os.PathLike | None = None) -> tuple[Project, list[Diagnostic]]:
+    """Load and validate one project: the given config ``paths``, or those its cb.yaml names.
+
+    The project is the nearest cb.yaml at or above the first path (or ``cwd``); without one,
+    defaults apply and ``agents/`` is the config folder.
+    """
+    here = FsPath(cwd or os.getcwd()).resolve()
+    diags: list[Diagnostic] = []
+    start = (here / paths[0]).resolve() if paths else here
+    root = find_root(start if start.is_dir() else start.parent) or find_root(here)
+    if paths:
+        targets = [here / p for p in paths]
+        project = _build(root, discover(targets, here, diags), here, diags)
+    else:
+        settings = _load_settings(root, here, [])
+        base = root or here
+        project = _build(root, discover([base / p for p in settings.paths], here, diags), here, diags)
+    if not project.files and not diags:
+        diags.append(Diagnostic(".", 1, 1, "CB702", "", "no YAML files found",
+                                "pass the folder that holds your .yaml files, e.g. cb validate agents"))
     return project, sorted(set(diags))
+
+
+def validate_paths(paths: list[str], cwd: str | os.PathLike | None = None) -> tuple[list[Project], list[Diagnostic]]:
+    """Validate files that may belong to several projects (e.g. ``agents examples``).
+
+    Each file belongs to the project of its nearest cb.yaml; references resolve within a project,
+    so examples/a and examples/b may both declare a tool called ``lookup``.
+    """
+    here = FsPath(cwd or os.getcwd()).resolve()
+    if not paths:
+        project, diags = load_project(None, here)
+        return [project], diags
+    diags: list[Diagnostic] = []
+    groups: dict[FsPath | None, list[FsPath]] = {}
+    for file in discover([here / p for p in paths], here, diags):
+        groups.setdefault(find_root(file.resolve().parent), []).append(file)
+    projects = [_build(root, files, here, diags) for root, files in groups.items()]
+    if not projects and not diags:
+        diags.append(Diagnostic(".", 1, 1, "CB702", "", "no YAML files found",
+                                "pass the folder that holds your .yaml files, e.g. cb validate agents"))
+    return projects, sorted(set(diags))
