@@ -14,6 +14,21 @@ from .models import E164_PATTERN, NAME_PATTERN, SECRET_REF_PATTERN
 from .yamlsafe import Document, Path
 
 
+BOUNDS = {
+    "greater_than_equal": "at least",
+    "greater_than": "more than",
+    "less_than_equal": "at most",
+    "less_than": "less than",
+    "too_short": "at least as long as",
+    "too_long": "at most as long as",
+}
+PATTERN_HINTS = {
+    r"^([01][0-9]|2[0-3]):[0-5][0-9]$": ("a 24-hour time", "write times as HH:MM, from 00:00 to 23:59"),
+    r"^https?://[^\s]+$": ("an http(s) URL", "write a full URL such as https://example.com/hooks/calls"),
+    r"^[A-Za-z_][A-Za-z0-9_]*$": ("a valid variable name", "use letters, digits and _, not starting with a digit"),
+}
+
+
 def did_you_mean(word: str, choices: typing.Iterable[str]) -> str | None:
     close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
     return close[0] if close else None
@@ -107,8 +122,9 @@ def convert(model: type[BaseModel], doc: Document, error: ValidationError) -> li
             hint = f"did you mean '{guess}'?" if guess else f"allowed here: {', '.join(sorted(allowed))}"
             item = ("CB101", path, f"unknown field '{field}'{_where(path)}", hint, True)
         elif kind == "missing":
+            parent = f"to {_dotted(path[:-1])}" if len(path) > 1 else "at the top level of the document"
             item = ("CB103", path, f"missing required field '{field}'{_where(path)}",
-                    f"add `{field}:` to {_dotted(path[:-1])}", False)
+                    f"add `{field}:` {parent}", False)
         elif kind == "string_pattern_mismatch":
             pattern = ctx.get("pattern")
             if pattern == E164_PATTERN:
@@ -120,6 +136,9 @@ def convert(model: type[BaseModel], doc: Document, error: ValidationError) -> li
             elif pattern == NAME_PATTERN:
                 item = ("CB102", path, f"{_dotted(path)}: {value!r} is not a valid name",
                         "names are lowercase letters, digits, '-' and '_', starting with a letter or digit, at most 63 characters", False)
+            elif pattern in PATTERN_HINTS:
+                what, hint = PATTERN_HINTS[pattern]
+                item = ("CB102", path, f"{_dotted(path)}: {value!r} is not {what}", hint, False)
             else:
                 item = ("CB102", path, f"{_dotted(path)}: {_describe(value)} does not match {pattern}", "", False)
         elif kind == "literal_error":
@@ -129,11 +148,15 @@ def convert(model: type[BaseModel], doc: Document, error: ValidationError) -> li
             item = ("CB102", path, f"{_dotted(path)}: {_describe(value)} is not allowed", hint, False)
         elif kind == "value_error":
             item = ("CB102", path, f"{_dotted(path) if path else 'spec'}: {err['msg'].removeprefix('Value error, ')}", "", False)
+        elif kind in BOUNDS:
+            limit = next(iter(ctx.values()), "?")
+            item = ("CB102", path, f"{_dotted(path)}: must be {BOUNDS[kind]} {limit}, got {value!r}", "", False)
         elif kind.endswith("_type") or kind.endswith("_parsing"):
             wanted = kind.split("_")[0]
             wanted = {"model": "mapping", "dict": "mapping", "int": "integer", "float": "number",
                       "bool": "boolean", "string": "string", "list": "list"}.get(wanted, wanted)
-            item = ("CB102", path, f"{_dotted(path)}: expected a {wanted}, got {_describe(value)}", "", False)
+            article = "an" if wanted[0] in "aeiou" else "a"
+            item = ("CB102", path, f"{_dotted(path)}: expected {article} {wanted}, got {_describe(value)}", "", False)
         else:
             item = ("CB102", path, f"{_dotted(path)}: {err['msg']}", "", False)
         if (item[0], path) not in seen:
