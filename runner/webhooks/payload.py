@@ -1,0 +1,48 @@
+"""The webhook body: what the CallingBox article promises, plus where the call came from.
+
+The article's payload is ``call_id, duration_sec, status, returns, tool_calls, recording_url,
+transcript_url``; cb adds the event name, the agent's address and the revision hash the call was
+pinned to (so a receiver can tell which prompt produced a result) and an honest ``returns_error``
+when extraction failed. Published as ``schemas/webhook-payload.json`` (``cb schema``); extra
+fields may be added later, so the schema does not forbid unknown ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Event = Literal["call.started", "call.completed", "call.failed", "returns.ready"]
+
+
+class ToolCallSummary(BaseModel):
+    name: str = Field(description="The tool's name, e.g. book_appointment.")
+    ok: bool = Field(description="Whether the tool answered successfully.")
+    status: str | None = Field(None, description="ok, invalid_arguments, timeout, http_error or error.")
+    latency_ms: float | None = Field(None, description="From the LLM's request to the result.")
+
+
+class WebhookPayload(BaseModel):
+    """One webhook delivery's JSON body."""
+
+    model_config = ConfigDict(title="cb webhook payload")
+
+    event: Event = Field("call.completed", description="Why this delivery was sent.")
+    call_id: str = Field(description="The call's id, as in `cb calls show`.")
+    agent: str = Field(description="The agent's address, e.g. agent.front-desk.")
+    revision: str | None = Field(None, description="Content hash of the agent revision the call was pinned to.")
+    status: str = Field(description="How the call ended: completed, failed, no-answer, busy, voicemail...")
+    started_at: str | None = Field(None, description="RFC 3339 time the call was answered.")
+    ended_at: str | None = Field(None, description="RFC 3339 time the call ended.")
+    duration_sec: float = Field(ge=0, description="Connected time in seconds.")
+    returns: dict[str, Any] | None = Field(
+        None, description="The agent's return schema, filled after the call; null if extraction failed.")
+    returns_error: str | None = Field(None, description="Why `returns` is null, when it is.")
+    tool_calls: list[ToolCallSummary] = Field(default_factory=list)
+    recording_url: str | None = Field(None, description="Two-channel WAV: caller left, agent right.")
+    transcript_url: str | None = Field(None, description="Per-turn transcript as JSON.")
+
+    def body(self) -> bytes:
+        """The exact bytes that are signed and sent (compact, stable key order)."""
+        return self.model_dump_json().encode()
