@@ -1,0 +1,244 @@
+"""The apply engine, running inside the runner next to the state store.
+
+Order, so that state always equals reality even when an external provider fails half-way:
+1. everything is validated and every provider loaded first; a problem here changes nothing;
+2. external numbers that go away are released (each recorded as it succeeds);
+3. all runner-held resources (return schemas, policies, tools, agents, local numbers) land in ONE
+   state transaction: all or nothing;
+4. external numbers are created or re-pointed at the runner (each recorded as it succeeds).
+A failure stops the run and the result names exactly what was and was not applied.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterator
+
+from pydantic import ValidationError
+
+from cb.config.models import ADDRESS_PREFIX, KINDS
+from cb.providers.base import ProviderError
+from cb.providers.registry import ProviderRegistry, desired_number, differences
+from cb.state.canonical import content_hash
+from cb.state.errors import StateError
+from cb.state.store import Change, StateStore
+from cb.state.types import Cause, thaw
+
+log = logging.getLogger("cb.apply")
+
+ACTIONS = ("create", "update", "delete", "move")
+
+
+@dataclass
+class ApplyResult:
+    ok: bool
+    serial: int
+    applied: list[str] = field(default_factory=list)
+    not_applied: list[str] = field(default_factory=list)
+    failed: dict[str, str] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def revision_meta(rev: Any) -> dict[str, Any]:
+    return {"id": rev.id, "kind": rev.kind, "name": rev.name, "hash": rev.hash, "source": rev.source,
+            "applied_by": rev.applied_by, "applied_at": rev.applied_at, "cause": rev.cause.to_dict(),
+            "serial": rev.serial}
+
+
+def parse_changes(raw: list[dict[str, Any]]) -> list[Change]:
+    """Turn a change set from the wire into validated Changes; StateError on anything wrong."""
+    out, problems = [], []
+    for n, item in enumerate(raw):
+        address, kind, name, action = (item.get(k) for k in ("address", "kind", "name", "action"))
+        content = item.get("content")
+        if kind not in KINDS or not isinstance(name, str) or address != f"{ADDRESS_PREFIX[kind]}.{name}":
+            problems.append(f"change {n}: address {address!r} does not match kind {kind!r} and name {name!r}")
+            continue
+        if action not in ACTIONS:
+            problems.append(f"{address}: unknown action {action!r}")
+            continue
+        if action != "delete":
+            try:
+                model = KINDS[kind].model_validate(content)
+            except ValidationError as exc:
+                problems.append(f"{address}: content is not a valid {kind}: {exc.errors()[0]['msg']}")
+                continue
+            if model.metadata.name != name:
+                problems.append(f"{address}: content names {model.metadata.name!r}")
+                continue
+            content = model.model_dump(mode="json", by_alias=True)
+        out.append(Change(address, kind, name, action, content if action != "delete" else None, item.get("moved_from")))
+    if problems:
+        raise StateError("the change set was refused, nothing was applied:\n  " + "\n  ".join(problems))
+    return out
+
+
+class Engine:
+    def __init__(self, store: StateStore, providers: ProviderRegistry):
+        self.store = store
+        self.providers = providers
+        self._view_cache: tuple[int, dict[str, Any]] | None = None
+
+    # ------------------------------------------------------------------ reading
+    def state_view(self, refresh: bool = False) -> dict[str, Any]:
+        """Lineage, serial and per-address revision metadata (no contents); with ``refresh``, what
+        each external number provider really holds, compared with what cb would set."""
+        snap = self.store.snapshot()
+        if self._view_cache is None or self._view_cache[0] != snap.serial:
+            self._view_cache = (snap.serial, {a: revision_meta(r) for a, r in snap.resources.items()})
+        view = {"lineage": snap.lineage, "serial": snap.serial, "resources": self._view_cache[1],
+                "lock": (lock.to_dict() if (lock := self.store.current_lock()) else None)}
+        if refresh:
+            view["observed"] = self.observe(snap)
+        return view
+
+    def observe(self, snap: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for address, rev in snap.resources.items():
+            if rev.kind != "Number":
+                continue
+            name = rev.content["spec"].get("provider", "local")
+            try:
+                provider = self.providers.get(name)
+                if not self.providers.is_external(provider):
+                    continue
+                have = provider.read(rev.content["spec"]["number"])
+            except ProviderError as exc:
+                out[address] = {"provider": name, "error": str(exc)}
+                continue
+            if have is None:
+                out[address] = {"provider": name, "missing": True}
+                continue
+            diffs = differences(have, desired_number(thaw(rev.content), self.providers.settings))
+            out[address] = {"provider": name, "sid": have.sid,
+                            "differences": {k: list(v) for k, v in diffs.items()}}
+        return out
+
+    def contents(self, addresses: list[str]) -> dict[str, Any]:
+        snap = self.store.snapshot()
+        return {a: thaw(snap.resources[a].content) for a in addresses if a in snap.resources}
+
+    # ------------------------------------------------------------------ writing
+    def check(self, expect_lineage: str | None, expect_serial: int | None, lock_id: str | None) -> None:
+        """Refuse early (stale plan, lock held) before anything is touched; commit checks again."""
+        self.store.commit([], source="apply", expect_lineage=expect_lineage, expect_serial=expect_serial,
+                          lock_id=lock_id)
+
+    def apply(self, changes: list[Change], **kw: Any) -> ApplyResult:
+        result = None
+        for event in self.apply_steps(changes, **kw):
+            if event["event"] == "result":
+                result = event["result"]
+        assert result is not None
+        return result
+
+    def apply_steps(self, changes: list[Change], *, source: str, cause: Cause, applied_by: str,
+                    expect_lineage: str | None = None, expect_serial: int | None = None,
+                    lock_id: str | None = None) -> Iterator[dict[str, Any]]:
+        """Apply, yielding one progress event per resource and finally {"event": "result", ...}."""
+        snap = self.store.snapshot()
+        external, runner_side = [], []
+        for change in changes:
+            provider = None
+            if change.kind == "Number":
+                content = change.content if change.content is not None else thaw(
+                    (snap.resources.get(change.address) or snap.resources.get(change.moved_from or "")).content)
+                provider = self.providers.get(content["spec"].get("provider", "local"))  # ProviderError: nothing done
+                if not self.providers.is_external(provider):
+                    provider = None
+            (external if provider else runner_side).append((change, provider))
+        self.check(expect_lineage, expect_serial, lock_id)
+
+        done: list[str] = []
+        serial = [snap.serial if expect_serial is None else expect_serial]
+
+        def record(batch: list[Change]) -> None:
+            new = self.store.commit(batch, source=source, cause=cause, applied_by=applied_by,
+                                    expect_lineage=expect_lineage, expect_serial=serial[0], lock_id=lock_id)
+            serial[0] = new.serial
+
+        def fail(address: str, exc: Exception) -> Iterator[dict[str, Any]]:
+            rest = [c.address for c in changes if c.address not in done]
+            yield {"event": "failed", "address": address, "error": str(exc)}
+            yield {"event": "result", "result": ApplyResult(False, serial[0], list(done), rest, {"address": address, "error": str(exc)})}
+
+        order = sorted(external, key=lambda cp: cp[0].action != "delete")
+        for change, provider in [cp for cp in order if cp[0].action == "delete"]:
+            yield {"event": "start", "address": change.address, "action": change.action}
+            try:
+                before = snap.resources[change.address].content
+                have = provider.read(before["spec"]["number"])
+                if have is not None:
+                    provider.delete(have)
+                record([change])
+            except (ProviderError, StateError) as exc:
+                yield from fail(change.address, exc)
+                return
+            done.append(change.address)
+            yield {"event": "done", "address": change.address, "action": change.action}
+
+        if runner_side:
+            for change, _ in runner_side:
+                yield {"event": "start", "address": change.address, "action": change.action}
+            try:
+                record([c for c, _ in runner_side])
+            except StateError as exc:
+                yield from fail(runner_side[0][0].address, exc)
+                return
+            for change, _ in runner_side:
+                done.append(change.address)
+                yield {"event": "done", "address": change.address, "action": change.action}
+
+        for change, provider in [cp for cp in order if cp[0].action != "delete"]:
+            yield {"event": "start", "address": change.address, "action": change.action}
+            try:
+                desired = desired_number(change.content, self.providers.settings)
+                have = provider.read(desired.number)
+                if have is None:
+                    if not desired.purchase:
+                        raise ProviderError(f"the {provider.name} account does not hold {desired.number}; "
+                                            "set spec.purchase: true to buy it, or add it to the account first")
+                    provider.create(desired)
+                else:
+                    provider.update(have, desired)
+                record([change])
+            except (ProviderError, StateError) as exc:
+                yield from fail(change.address, exc)
+                return
+            except Exception as exc:  # an SDK's own error: still report exactly what landed
+                log.exception("provider %s failed on %s", getattr(provider, "name", "?"), change.address)
+                yield from fail(change.address, exc)
+                return
+            done.append(change.address)
+            yield {"event": "done", "address": change.address, "action": change.action}
+        yield {"event": "result", "result": ApplyResult(True, serial[0], done, [])}
+
+    def apply_project(self, project: Any, *, source: str = "watch", cause: Cause | None = None,
+                      applied_by: str = "runner") -> ApplyResult:
+        """Apply a validated Project in-process (watch mode): plan against the live state, take the
+        lock, apply through the same steps as the admin API. Drift is overwritten: watch *is* the
+        operator's edit. Raises StateError (e.g. LockHeld) without changing anything."""
+        from cb.plan.build import desired_from_project, to_changes
+        from cb.plan.diff import compute
+
+        view = self.state_view(refresh=False)
+        moved = [(m.from_, m.to) for m in project.settings.moved]
+        changes, errors = compute(desired_from_project(project), view["resources"], self.contents, None, moved, True)
+        if errors:
+            raise StateError("; ".join(errors))
+        wire = to_changes(changes)
+        if not wire:
+            return ApplyResult(True, view["serial"])
+        lock = self.store.acquire_lock(applied_by, f"{source} apply")
+        try:
+            return self.apply(wire, source=source, cause=cause or Cause(), applied_by=applied_by,
+                              expect_lineage=view["lineage"], expect_serial=view["serial"], lock_id=lock.id)
+        finally:
+            self.store.release_lock(lock.id)
+
+
+def content_matches(content: dict[str, Any], expected_hash: str) -> bool:
+    return content_hash(content) == expected_hash

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import click
+
+from .errors import UserError
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on; beyond loopback needs a token.")
+@click.option("--port", default=8765, show_default=True, type=int)
+@click.option("--state", "state_dir", default=None, type=click.Path(file_okay=False),
+              help="State folder (state.db). Default: .cb/ in the project root.")
+@click.option("--token-file", type=click.Path(exists=True, dir_okay=False), help="File holding the bearer token (else CB_TOKEN).")
+@click.option("--public-url", help="Base URL telephony providers reach this runner at (else CB_PUBLIC_URL, else http://HOST:PORT).")
+def runner(host: str, port: int, state_dir: str | None, token_file: str | None, public_url: str | None) -> None:
+    """Run the runner: admin API (/v1), GET /healthz, telephony webhooks and calls.
+
+    \b
+    Examples:
+      cb runner
+      CB_TOKEN=... cb runner --host 0.0.0.0 --public-url https://calls.example.com
+    """
+    from pathlib import Path
+
+    from cb.config.project import find_root
+    from cb.runner.app import check_exposure, serve, settings_from_env
+
+    root = find_root(Path.cwd()) or Path.cwd()
+    settings = settings_from_env(host, port, state_dir or root / ".cb", token_file, public_url, str(root))
+    try:
+        check_exposure(settings)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    serve(settings)

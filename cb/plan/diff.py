@@ -1,0 +1,117 @@
+"""Compute a plan: desired documents (from git) against live revisions (from the runner).
+
+Hashes decide what changed (canonical JSON, so key order never makes noise); contents are
+fetched only for the addresses that differ, which keeps a no-op plan over thousands of resources
+cheap. Drift (a live revision written by watch or rollback, or a number changed at its provider)
+is shown and held back unless ``overwrite_drift``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Callable, Iterable, Mapping
+
+from .model import FieldChange, ResourceChange
+
+#: Sources of a live revision that did not come from git through `cb apply`.
+DRIFT_SOURCES = ("watch", "rollback")
+KIND_ORDER = {"ReturnSchema": 0, "CompliancePolicy": 1, "Tool": 2, "Agent": 3, "Number": 4}
+
+
+def _drift_of(meta: Mapping[str, Any], observed: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    drift: dict[str, Any] = {}
+    if meta.get("source") in DRIFT_SOURCES:
+        cause = meta.get("cause") or {}
+        drift.update({"source": meta["source"], "by": meta.get("applied_by"), "at": meta.get("applied_at"),
+                      "message": cause.get("message"), "revision": meta.get("id")})
+    if observed and meta.get("source") != "import":
+        if observed.get("missing"):
+            drift.update({"provider": observed.get("provider"), "missing": True,
+                          "by": drift.get("by") or f"outside cb (at the {observed.get('provider')} provider)"})
+        elif observed.get("differences"):
+            drift.update({"provider": observed.get("provider"), "differences": observed["differences"],
+                          "by": drift.get("by") or f"outside cb (at the {observed.get('provider')} provider)"})
+    return drift or None
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, Mapping) and value:
+        out: dict[str, Any] = {}
+        for k in sorted(value):
+            out.update(flatten(value[k], f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: value}
+
+
+def field_changes(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> list[FieldChange]:
+    """Leaf-level differences; multi-line text (prompts) as a unified diff."""
+    b, a = flatten(before or {}), flatten(after or {})
+    out = []
+    for path in sorted(set(b) | set(a)):
+        old, new = b.get(path), a.get(path)
+        if old == new:
+            continue
+        diff = None
+        if isinstance(old, str) and isinstance(new, str) and ("\n" in old or "\n" in new):
+            diff = "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                                fromfile=f"{path} (live)", tofile=f"{path} (config)", n=2))
+            if not diff.endswith("\n"):
+                diff += "\n"
+        out.append(FieldChange(path, old, new, diff))
+    return out
+
+
+def compute(desired: Mapping[str, tuple[str, str, dict[str, Any], str]],
+            live: Mapping[str, Mapping[str, Any]],
+            contents: Callable[[list[str]], Mapping[str, Any]],
+            observed: Mapping[str, Mapping[str, Any]] | None = None,
+            moved: Iterable[tuple[str, str]] = (),
+            overwrite_drift: bool = False) -> tuple[list[ResourceChange], list[str]]:
+    """``desired``: address -> (kind, name, content, hash). ``live``: address -> revision metadata
+    (kind, name, hash, source, applied_by, applied_at, cause, id). Returns (changes, errors)."""
+    observed = observed or {}
+    errors: list[str] = []
+    renames = {}
+    for old, new in moved:
+        if old in live and new not in live and new in desired:
+            renames[new] = old
+    changes: list[ResourceChange] = []
+    consumed = set(renames.values())
+    for address, (kind, name, content, hash_) in desired.items():
+        if address in renames:
+            old = renames[address]
+            meta = live[old]
+            actions = ["move"] if meta["hash"] == hash_ else ["move", "update"]
+            changes.append(ResourceChange(address, kind, name, actions, None, content, meta["hash"], hash_,
+                                          moved_from=old, drift=_drift_of(meta, observed.get(old))))
+        elif address not in live:
+            changes.append(ResourceChange(address, kind, name, ["create"], None, content, None, hash_))
+        else:
+            meta = live[address]
+            drift = _drift_of(meta, observed.get(address))
+            same = meta["hash"] == hash_ and not (drift and (drift.get("missing") or drift.get("differences")))
+            changes.append(ResourceChange(address, kind, name, ["no-op"] if same else ["update"], None, content,
+                                          meta["hash"], hash_, drift=drift))
+    for address, meta in live.items():
+        if address in desired or address in consumed:
+            continue
+        changes.append(ResourceChange(address, meta["kind"], meta["name"], ["delete"], None, None, meta["hash"], None,
+                                      drift=_drift_of(meta, observed.get(address))))
+
+    need = [c.moved_from or c.address for c in changes if c.actions != ["no-op"] and c.before_hash]
+    before = contents(need) if need else {}
+    for c in changes:
+        if c.before_hash:
+            c.before = before.get(c.moved_from or c.address)
+        if c.actions == ["delete"] and c.before and (c.before.get("spec") or {}).get("lifecycle", {}).get("prevent_destroy"):
+            errors.append(f"{c.address}: removing it from the configuration would destroy it, but its live revision "
+                          "sets lifecycle.prevent_destroy (a released phone number cannot be bought back). "
+                          "Put the document back, or first apply it with prevent_destroy: false")
+        if c.actions != ["no-op"]:
+            c.fields = field_changes(c.before, c.after)
+        if c.drift and c.actions != ["no-op"] and not overwrite_drift:
+            c.skipped = ("the live revision was changed outside git "
+                         f"({c.drift.get('source') or 'at the provider'} by {c.drift.get('by')}); "
+                         "it is not reverted unless you plan with --overwrite-drift")
+    changes.sort(key=lambda c: (KIND_ORDER.get(c.kind, 9), c.address))
+    return changes, errors

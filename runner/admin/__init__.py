@@ -1,0 +1,1 @@
+"""The runner's versioned admin API (/v1): state, lock, apply, history, audit."""

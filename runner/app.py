@@ -1,0 +1,169 @@
+"""The runner process: one FastAPI app holding the admin API, health, and the call path.
+
+``create_app(settings)`` opens the state store, mounts the admin API (``/v1``) and ``/healthz``,
+then calls each installer in ``EXTENSIONS`` as ``install(app, ctx)``. Installers are imported
+lazily so the control plane runs without the call path's heavy dependencies (pipecat); a module
+that is not there is skipped with one log line, anything else that fails is a real error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import ipaddress
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from fastapi import FastAPI
+
+from cb.state import StateStore, open_store
+
+log = logging.getLogger("cb.runner")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+
+#: "module:function" installers, each called as install(app, ctx) in this order.
+EXTENSIONS = [
+    "cb.runner.calls.routes:install",
+]
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    state_dir: Path = Path(".cb")
+    token: str | None = None
+    public_url: str | None = None  # what telephony providers call back; default http://host:port
+    project_dir: Path | None = None  # the project the runner serves (watch mode), if any
+
+    @property
+    def public_base_url(self) -> str:
+        return (self.public_url or f"http://{_url_host(self.host)}:{self.port}").rstrip("/")
+
+    @property
+    def voice_url(self) -> str:
+        return self.public_base_url + "/twilio/voice"
+
+    @property
+    def status_callback_url(self) -> str:
+        return self.public_base_url + "/twilio/status"
+
+
+@dataclass
+class RunnerContext:
+    """What every installer gets: the store, the engine (apply in-process), settings and a logger."""
+
+    store: StateStore
+    settings: Settings
+    log: logging.Logger
+    engine: Any = None  # cb.apply.engine.Engine
+    startup: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
+    shutdown: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
+    ready: bool = False
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(settings: Settings) -> None:
+    """Refuse to serve the admin API beyond loopback without a token."""
+    if not is_loopback(settings.host) and not settings.token:
+        raise ValueError(
+            f"refusing to listen on {settings.host} without a token: anyone who can reach it could change "
+            "your agents. Set CB_TOKEN or pass --token-file, or listen on 127.0.0.1")
+
+
+def _load_installer(target: str) -> Callable[[FastAPI, RunnerContext], None] | None:
+    module, attr = target.split(":")
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
+            log.info("extension %s is not installed; skipping it", module)
+            return None
+        raise
+    return getattr(mod, attr)
+
+
+async def _run_hooks(hooks: list) -> None:
+    for hook in hooks:
+        result = hook()
+        if result is not None and hasattr(result, "__await__"):
+            await result
+
+
+def create_app(settings: Settings, extensions: list[str] | None = None) -> FastAPI:
+    check_exposure(settings)
+    from cb.apply.engine import Engine
+    from cb.providers.registry import ProviderRegistry
+
+    from .admin.routes import install as install_admin
+
+    store = open_store(settings.state_dir)
+    ctx = RunnerContext(store=store, settings=settings, log=log)
+    ctx.engine = Engine(store, ProviderRegistry(settings, store))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await _run_hooks(ctx.startup)
+        ctx.ready = True
+        log.info("cb runner ready on %s (state %s, lineage %s, serial %d)", settings.public_base_url,
+                 settings.state_dir, store.lineage, store.snapshot().serial)
+        try:
+            yield
+        finally:
+            ctx.ready = False
+            await _run_hooks(list(reversed(ctx.shutdown)))
+            store.close()
+
+    app = FastAPI(title="cb runner", version="1", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.cb = ctx
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        from fastapi.responses import JSONResponse
+
+        snap = store.snapshot()
+        body = {"status": "ok" if ctx.ready else "starting", "lineage": snap.lineage, "serial": snap.serial}
+        return JSONResponse(body, status_code=200 if ctx.ready else 503)
+
+    install_admin(app, ctx)
+    for target in EXTENSIONS if extensions is None else extensions:
+        installer = _load_installer(target)
+        if installer is not None:
+            installer(app, ctx)
+    return app
+
+
+def settings_from_env(host: str, port: int, state_dir: str | os.PathLike, token_file: str | None = None,
+                      public_url: str | None = None, project_dir: str | None = None) -> Settings:
+    token = os.environ.get("CB_TOKEN") or None
+    if token_file:
+        token = Path(token_file).read_text().strip() or None
+    return Settings(host=host, port=port, state_dir=Path(state_dir), token=token,
+                    public_url=public_url or os.environ.get("CB_PUBLIC_URL") or None,
+                    project_dir=Path(project_dir) if project_dir else None)
+
+
+def serve(settings: Settings) -> None:
+    """Run the runner in the foreground until interrupted."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
