@@ -14,6 +14,7 @@ from .errors import run_guarded
 COMMANDS = {
     "validate": "cb.cli.validate:validate",
     "schema": "cb.cli.schema:schema",
+    "runner": "cb.cli.runner:runner",
 }
 
 
