@@ -10,7 +10,9 @@ import importlib
 from typing import Any
 
 #: file stem -> "module:Model". Kept as strings so the config core imports nothing else.
-PUBLISHED: dict[str, str] = {}
+PUBLISHED: dict[str, str] = {
+    "webhook-payload": "cb.runner.webhooks.payload:WebhookPayload",
+}
 
 
 def generate() -> dict[str, Any]:
