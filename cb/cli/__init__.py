@@ -15,6 +15,7 @@ COMMANDS = {
     "validate": "cb.cli.validate:validate",
     "schema": "cb.cli.schema:schema",
     "runner": "cb.cli.runner:runner",
+    "webhooks": "cb.cli.webhooks:webhooks",
 }
 
 
