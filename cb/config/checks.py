@@ -12,6 +12,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import jsonschema
+import jsonschema_rs
 from jsonschema.exceptions import SchemaError
 
 from .diagnostics import Diagnostic
@@ -84,6 +85,15 @@ def references(by_kind: dict[str, dict[str, "Resource"]]) -> Iterator[Diagnostic
 
 
 def _schema_problem(r: "Resource", path: tuple, schema: Any, what: str) -> Iterator[Diagnostic]:
+    if not isinstance(schema, dict) or not jsonschema_rs.meta.is_valid(schema):
+        yield from _explain_schema(r, path, schema, what)
+    elif schema.get("type", "object") != "object":
+        yield _diag(r, path, "CB201", f"{what} must describe an object (type: object), not {schema.get('type')!r}",
+                    "wrap the value in an object: {type: object, properties: {...}}")
+
+
+def _explain_schema(r: "Resource", path: tuple, schema: Any, what: str) -> Iterator[Diagnostic]:
+    """The slow, exact path: jsonschema names the keyword and path that are wrong."""
     try:
         jsonschema.Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
@@ -91,10 +101,6 @@ def _schema_problem(r: "Resource", path: tuple, schema: Any, what: str) -> Itera
         where_text = "/".join(str(p) for p in exc.path) or "(root)"
         yield _diag(r, where, "CB201", f"{what} is not a valid JSON Schema at {where_text}: {exc.message}",
                     "see https://json-schema.org/draft/2020-12 for the keywords and their types")
-        return
-    if schema.get("type", "object") != "object":
-        yield _diag(r, path, "CB201", f"{what} must describe an object (type: object), not {schema.get('type')!r}",
-                    "wrap the value in an object: {type: object, properties: {...}}")
 
 
 def json_schemas(resources: list["Resource"]) -> Iterator[Diagnostic]:
