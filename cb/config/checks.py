@@ -113,14 +113,20 @@ def json_schemas(resources: list["Resource"]) -> Iterator[Diagnostic]:
             yield from _schema_problem(r, ("spec", "returns", "schema"), r.spec.returns.schema_, "returns.schema")
 
 
+#: Agent fields rendered with the call's context: validated like code.
+TEMPLATE_FIELDS = (("spec", "instructions"), ("spec", "greeting"), ("spec", "phone", "voicemail_message"))
+
+
 def templates(agents: Iterable["Resource"]) -> Iterator[Diagnostic]:
     for a in agents:
         declared = set(a.spec.context) | set(BUILTIN_VARIABLES)
-        for field in ("instructions", "greeting"):
-            source = getattr(a.spec, field)
+        for path in TEMPLATE_FIELDS:
+            source = a.spec
+            for part in path[1:]:
+                source = getattr(source, part)
             if not source:
                 continue
-            path = ("spec", field)
+            field = ".".join(path[1:])
             # a block scalar (| or >) starts on the line after its indicator
             offset = 1 if path in a.doc.block_scalars else 0
             try:
