@@ -15,6 +15,14 @@ COMMANDS = {
     "validate": "cb.cli.validate:validate",
     "schema": "cb.cli.schema:schema",
     "runner": "cb.cli.runner:runner",
+    "plan": "cb.cli.plan:plan",
+    "apply": "cb.cli.apply:apply",
+    "force-unlock": "cb.cli.force_unlock:force_unlock",
+    "history": "cb.cli.history:history",
+    "diff": "cb.cli.diff:diff",
+    "rollback": "cb.cli.rollback:rollback",
+    "audit": "cb.cli.audit:audit",
+    "import": "cb.cli.import_:import_",
     "webhooks": "cb.cli.webhooks:webhooks",
 }
 

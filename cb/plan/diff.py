@@ -35,6 +35,8 @@ def _drift_of(meta: Mapping[str, Any], observed: Mapping[str, Any] | None) -> di
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, Mapping) and not value and not prefix:
+        return {}
     if isinstance(value, Mapping) and value:
         out: dict[str, Any] = {}
         for k in sorted(value):

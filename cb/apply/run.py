@@ -1,0 +1,51 @@
+"""Drive one apply from the CLI: lock, stream the runner's progress, report, unlock.
+
+The lock is always released, also when the apply failed or the user pressed Ctrl-C: a lock
+left behind would block every pipeline until someone runs force-unlock.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from cb.plan.build import to_changes, to_wire
+from cb.plan.model import Plan
+
+VERB = {"create": ("creating", "created"), "update": ("updating", "updated"), "delete": ("deleting", "deleted"),
+        "move": ("moving", "moved")}
+
+
+class ApplyFailed(Exception):
+    """The runner applied part of the change set (or none of it); the message says exactly what."""
+
+
+def apply_plan(client: Any, plan: Plan, *, source: str, cause: dict[str, Any], applied_by: str,
+               echo: Callable[[str], None]) -> dict[str, Any]:
+    changes = to_changes(plan.changes)
+    lock = client.lock(applied_by, f"{source} {plan.project}")
+    try:
+        body = {"lock_id": lock["id"], "lineage": plan.lineage, "serial": plan.serial, "source": source,
+                "cause": cause, "applied_by": applied_by, "changes": to_wire(changes)}
+        result = None
+        for event in client.apply(body):
+            kind = event["event"]
+            if kind == "start":
+                echo(f"{event['address']}: {VERB[event['action']][0]}...")
+            elif kind == "done":
+                echo(f"{event['address']}: {VERB[event['action']][1]}")
+            elif kind == "failed":
+                echo(f"{event['address']}: FAILED: {event['error']}")
+            elif kind == "result":
+                result = event["result"]
+    finally:
+        client.unlock(lock["id"])
+    if result is None:
+        raise ApplyFailed("the runner ended the apply without a result; run `cb plan` to see what landed")
+    if not result["ok"]:
+        applied = ", ".join(result["applied"]) or "nothing"
+        left = ", ".join(result["not_applied"]) or "nothing"
+        raise ApplyFailed(f"apply failed at {result['failed']['address']}: {result['failed']['error']}\n"
+                          f"  applied (now in state, serial {result['serial']}): {applied}\n"
+                          f"  NOT applied: {left}\n"
+                          "State matches what was applied; fix the cause and run `cb plan` / `cb apply` again.")
+    return result

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .common import connect, load_valid_project, runner_options
+from .errors import UserError
+
+
+@click.command()
+@click.argument("planfile", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--overwrite-drift", is_flag=True, help="Revert changes made outside git.")
+@click.option("--locked", is_flag=True, help="Fail if the configuration no longer matches cb.lock.")
+@click.option("-m", "--message", help="Why: recorded on every revision this apply makes.")
+@click.option("--paths", "paths", multiple=True, type=click.Path(), help="Config files or folders (default: cb.yaml paths).")
+@runner_options
+def apply(planfile: str | None, auto_approve: bool, overwrite_drift: bool, locked: bool, message: str | None,
+          paths: tuple[str, ...], runner_url: str | None, token_file: str | None) -> None:
+    """Apply the configuration (or a saved plan) to the runner and the number providers.
+
+    A saved plan applies exactly what it shows, and is refused once the state has moved.
+    Without a plan file, cb plans, shows the plan and asks before applying.
+
+    \b
+    Examples:
+      cb apply plan.cbplan
+      cb apply --auto-approve -m "shorter greeting"
+    """
+    from cb.apply.run import ApplyFailed, apply_plan
+    from cb.cause import applied_by, change_cause
+    from cb.plan.model import Plan
+    from cb.plan.workflow import LockMismatch, check_lock, plan_for, render
+
+    project = None
+    if planfile:
+        try:
+            saved = Plan.loads(open(planfile).read())
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UserError(f"{planfile}: {exc}") from None
+        if message:
+            saved.cause["message"] = message
+    else:
+        project = load_valid_project(paths)
+        try:
+            check_lock(project, locked)
+        except LockMismatch as exc:
+            raise UserError(str(exc)) from None
+    with connect(runner_url, token_file, project) as client:
+        if planfile is None:
+            saved = plan_for(project, client, overwrite_drift=overwrite_drift, cause=change_cause(project.root, message))
+            if saved.errors:
+                raise UserError("cannot plan:\n  " + "\n  ".join(saved.errors))
+            click.echo(render(saved, "text"))
+            if not saved.has_changes:
+                return
+            if not auto_approve:
+                if not sys.stdin.isatty():
+                    raise UserError("refusing to apply without confirmation: pass --auto-approve, or apply a saved plan")
+                click.confirm("Apply these changes?", abort=True)
+        elif not saved.has_changes:
+            click.echo("The plan has no changes; nothing to apply.")
+            return
+        try:
+            result = apply_plan(client, saved, source="apply", cause=saved.cause, applied_by=applied_by(), echo=click.echo)
+        except ApplyFailed as exc:
+            raise UserError(str(exc)) from None
+    click.echo(f"Apply complete: {len(result['applied'])} changed; state serial {result['serial']}.")

@@ -1,0 +1,51 @@
+"""What several control-plane commands share: finding the project, the runner and the cause."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import click
+
+from cb.client import RunnerClient, RunnerError, resolve_token, resolve_url
+
+from .errors import UserError
+
+
+def runner_options(f: Callable) -> Callable:
+    f = click.option("--token-file", type=click.Path(dir_okay=False), help="File with the runner's token (else CB_TOKEN).")(f)
+    f = click.option("--runner", "runner_url", metavar="URL",
+                     help="The runner's admin API (else CB_RUNNER_URL, else cb.yaml runner.url).")(f)
+    return f
+
+
+def load_valid_project(paths: tuple[str, ...] = ()) -> Any:
+    """The project, or exit 1 printing every diagnostic: nothing is planned from invalid config."""
+    from cb.config.diagnostics import render_text
+    from cb.config.project import load_project
+
+    project, diags = load_project(list(paths) or None)
+    if any(d.severity == "error" for d in diags):
+        click.echo(render_text(diags, len(project.files), len(project.resources)), err=True)
+        raise UserError("the configuration has errors (above); nothing was planned. Fix them and run again")
+    return project
+
+
+def project_runner_url() -> str | None:
+    from cb.config.project import _load_settings, find_root  # noqa: PLC2701 - reads cb.yaml only
+
+    root = find_root(Path.cwd())
+    return _load_settings(root, Path.cwd(), []).runner.url if root else None
+
+
+@contextlib.contextmanager
+def connect(runner_url: str | None, token_file: str | None, project: Any = None) -> Iterator[RunnerClient]:
+    url = resolve_url(runner_url, project.settings.runner.url if project is not None else project_runner_url())
+    client = RunnerClient(url, resolve_token(token_file))
+    try:
+        yield client
+    except RunnerError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        client.close()

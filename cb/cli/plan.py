@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import click
+
+from .common import connect, load_valid_project, runner_options
+from .errors import EXIT_CHANGES, EXIT_OK, UserError
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
+              help="markdown is sized for a pull-request comment.")
+@click.option("--out", "out", type=click.Path(dir_okay=False), help="Save the plan for `cb apply FILE`.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0: no changes, 1: error, 2: changes (or drift).")
+@click.option("--overwrite-drift", is_flag=True, help="Revert changes made outside git (watch, rollback, provider console).")
+@click.option("--locked", is_flag=True, help="Fail if the configuration no longer matches cb.lock.")
+@click.option("-m", "--message", help="Why: recorded on the revisions when this plan is applied.")
+@runner_options
+def plan(paths: tuple[str, ...], fmt: str, out: str | None, detailed_exitcode: bool, overwrite_drift: bool,
+         locked: bool, message: str | None, runner_url: str | None, token_file: str | None) -> None:
+    """Show what applying the configuration would change on the runner and the number providers.
+
+    \b
+    Examples:
+      cb plan
+      cb plan --format markdown > plan.md
+      cb plan --out plan.cbplan --detailed-exitcode
+    """
+    from cb.cause import change_cause
+    from cb.plan.workflow import LockMismatch, check_lock, plan_for, render, save
+
+    project = load_valid_project(paths)
+    try:
+        check_lock(project, locked)
+    except LockMismatch as exc:
+        raise UserError(str(exc)) from None
+    with connect(runner_url, token_file, project) as client:
+        result = plan_for(project, client, overwrite_drift=overwrite_drift,
+                          cause=change_cause(project.root, message))
+    if result.errors:
+        raise UserError("cannot plan:\n  " + "\n  ".join(result.errors))
+    click.echo(render(result, fmt))
+    if out:
+        save(result, out)
+        click.echo(f"Saved the plan to {out}; apply it with: cb apply {out}", err=True)
+    if detailed_exitcode and (result.has_changes or result.drifted):
+        raise SystemExit(EXIT_CHANGES)
+    raise SystemExit(EXIT_OK)

@@ -1,0 +1,102 @@
+"""The plan for a terminal: one line per change, field changes under it, prompts as diffs.
+
+Styled with click; click.echo strips the colour when the output is not a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from .model import Plan, ResourceChange
+from .redact import HIDDEN, hide, sensitive_path
+
+#: Fields every document has; repeating them under a create says nothing.
+IMPLIED = {"apiVersion", "kind", "metadata.name"}
+SYMBOL = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red"), "move": (">", "cyan"),
+          "no-op": (" ", None)}
+
+
+def value(v: Any) -> str:
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False) if v != HIDDEN else v
+    return json.dumps(v, sort_keys=True, ensure_ascii=False)
+
+
+def shown(path: str, v: Any) -> Any:
+    return hide(v) if sensitive_path(path) else v
+
+
+def summary(plan: Plan) -> str:
+    n = plan.counts()
+    parts = [f"{n['create']} to create", f"{n['update']} to update", f"{n['delete']} to delete"]
+    if n["move"]:
+        parts.append(f"{n['move']} to move")
+    line = "Plan: " + ", ".join(parts) + f", {n['no-op']} unchanged."
+    if n["drift"]:
+        line += f" {n['drift']} changed outside git, held back (--overwrite-drift to revert)."
+    return line
+
+
+def change_lines(c: ResourceChange, indent: str = "    ") -> list[str]:
+    out = []
+    for f in c.fields:
+        if f.diff and not sensitive_path(f.path):
+            out.append(f"{indent}{f.path}:")
+            for line in f.diff.splitlines():
+                colour = "green" if line.startswith("+") and not line.startswith("+++") else \
+                    "red" if line.startswith("-") and not line.startswith("---") else None
+                out.append(indent + "  " + click.style(line, fg=colour))
+        elif "create" in c.actions:
+            if f.path in IMPLIED or f.after in ({}, []):
+                continue
+            if isinstance(f.after, str) and "\n" in f.after and not sensitive_path(f.path):
+                out.append(f"{indent}{f.path} = |")
+                out += [f"{indent}  " + click.style(line, fg="green") for line in f.after.splitlines()]
+            else:
+                out.append(f"{indent}{f.path} = {value(shown(f.path, f.after))}")
+        elif "delete" in c.actions:
+            continue
+        else:
+            out.append(f"{indent}{f.path}: {value(shown(f.path, f.before))} -> {value(shown(f.path, f.after))}")
+    return out
+
+
+def drift_line(c: ResourceChange) -> str:
+    d = c.drift or {}
+    what = (f"changed via {d['source']} by {d.get('by')} at {d.get('at')}" if d.get("source")
+            else f"changed {d.get('by')}")
+    if d.get("message"):
+        what += f" ({d['message']!r})"
+    if d.get("missing"):
+        what += f"; the {d.get('provider')} account no longer holds it"
+    for field, (have, want) in (d.get("differences") or {}).items():
+        what += f"; {field} is {value(have)} there, cb sets {value(want)}"
+    return what
+
+
+def render_text(plan: Plan, verbose_noop: bool = False) -> str:
+    lines = [f"Runner {plan.runner} · state serial {plan.serial} · lineage {plan.lineage}", ""]
+    for c in plan.changes:
+        if c.actions == ["no-op"] and not c.drift and not verbose_noop:
+            continue
+        action = "move" if "move" in c.actions else c.actions[0]
+        sym, colour = SYMBOL[action]
+        label = " + ".join(c.actions)
+        head = f"{sym} {c.address}" + (f" (from {c.moved_from})" if c.moved_from else "")
+        if c.skipped:
+            lines.append(click.style(f"! {c.address}", fg="magenta", bold=True) + f"  {label} held back: drift")
+        else:
+            lines.append(click.style(head, fg=colour, bold=bool(colour)) + ("" if action == "no-op" else f"  {label}"))
+        if c.drift:
+            lines.append(click.style(f"    drift: {drift_line(c)}", fg="magenta"))
+        if c.skipped:
+            lines.append(f"    {c.skipped}")
+        if not c.skipped:
+            lines += change_lines(c)
+    if len(lines) == 2:
+        lines.append("No changes. The runner matches the configuration.")
+    lines += ["", summary(plan)]
+    return "\n".join(lines)
