@@ -1,0 +1,95 @@
+"""Run an HTTP tool: resolve ``${env:NAME}`` at call time, retry what is worth retrying.
+
+``timeout_ms`` bounds the whole tool call, retries included: it is how long the caller may wait
+on the line, so a retry never extends it. Retried: 5xx, 429 and connection failures, each after a
+short pause; a 4xx is the tool saying no, and is answered at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import httpx
+
+from cb.config.models import ENV_REF, HttpRun
+
+MAX_RESULT_CHARS = 4000
+
+
+class MissingSecret(Exception):
+    pass
+
+
+@dataclass
+class HttpOutcome:
+    ok: bool
+    status: str  # ok | http_error | timeout | error
+    http_status: int | None
+    attempts: int
+    result: Any = None
+    error: str | None = None
+
+
+def resolve(text: str, env: Mapping[str, str]) -> str:
+    def value(m) -> str:
+        name = m.group(1)
+        if name not in env:
+            raise MissingSecret(f"environment variable {name} is not set in the runner's environment")
+        return env[name]
+    return ENV_REF.sub(value, text)
+
+
+def _result(response: httpx.Response) -> Any:
+    if "json" in response.headers.get("content-type", ""):
+        try:
+            data = response.json()
+            if len(json.dumps(data)) <= MAX_RESULT_CHARS:
+                return data
+        except ValueError:
+            pass
+    return response.text[:MAX_RESULT_CHARS]
+
+
+async def call(client: httpx.AsyncClient, run: HttpRun, args: dict[str, Any],
+               env: Mapping[str, str] = os.environ) -> HttpOutcome:
+    try:
+        url = resolve(run.url, env)
+        headers = {k: resolve(v, env) for k, v in run.headers.items()}
+    except MissingSecret as exc:
+        return HttpOutcome(False, "error", None, 0, error=str(exc))
+    request: dict[str, Any] = {"headers": headers}
+    if run.method in ("GET", "DELETE"):
+        request["params"] = {k: v if isinstance(v, (str, int, float)) else json.dumps(v) for k, v in args.items()}
+    else:
+        request["json"] = args
+    deadline = time.monotonic() + run.timeout_ms / 1000
+    attempts, last = 0, HttpOutcome(False, "error", None, 0, error="not attempted")
+    while attempts <= run.retries:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        attempts += 1
+        try:
+            response = await asyncio.wait_for(
+                client.request(run.method, url, timeout=remaining, **request), timeout=remaining)
+        except (asyncio.TimeoutError, httpx.TimeoutException):
+            return HttpOutcome(False, "timeout", None, attempts, error=f"timed out after {run.timeout_ms} ms")
+        except httpx.HTTPError as exc:
+            last = HttpOutcome(False, "error", None, attempts, error=f"{type(exc).__name__}: {exc}"[:300])
+        else:
+            if response.is_success:
+                return HttpOutcome(True, "ok", response.status_code, attempts, result=_result(response))
+            last = HttpOutcome(False, "http_error", response.status_code, attempts,
+                               result=_result(response), error=f"HTTP {response.status_code}")
+            if response.status_code < 500 and response.status_code != 429:
+                return last
+        pause = min(0.1 * 2 ** (attempts - 1), max(0.0, deadline - time.monotonic()))
+        await asyncio.sleep(pause)
+    if time.monotonic() >= deadline and last.status == "error" and last.attempts == 0:
+        return HttpOutcome(False, "timeout", None, attempts, error=f"timed out after {run.timeout_ms} ms")
+    return last
