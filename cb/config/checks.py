@@ -66,22 +66,39 @@ def _ref(r: "Resource", path: tuple, kind: str, target: str, names: Iterable[str
     return _diag(r, path, "CB301", f"{'.'.join(map(str, path))}: no {kind} named {target!r}", hint)
 
 
+def _at(r: "Resource", *path: str, kind: type | tuple[type, ...] = object) -> Any:
+    """The raw value at ``spec.<path>`` if it has the expected type, else None.
+
+    Checks read the raw document, not the model, so that a document with a type error elsewhere
+    still gets its references and templates checked: every problem at once.
+    """
+    node: Any = r.doc.data.get("spec") if isinstance(r.doc.data, dict) else None
+    for part in path:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node if isinstance(node, kind) else None
+
+
+def _names(value: Any) -> list[tuple[int, str]]:
+    return [(i, v) for i, v in enumerate(value or []) if isinstance(v, str)]
+
+
 def references(by_kind: dict[str, dict[str, "Resource"]]) -> Iterator[Diagnostic]:
     tools, agents = by_kind["Tool"], by_kind["Agent"]
     policies, schemas = by_kind["CompliancePolicy"], by_kind["ReturnSchema"]
     for a in agents.values():
-        spec = a.spec
-        for i, tool in enumerate(spec.tools):
+        for i, tool in _names(_at(a, "tools", kind=list)):
             if tool not in tools and tool not in BUILTIN_TOOLS:
                 yield _ref(a, ("spec", "tools", i), "Tool", tool, tools, BUILTIN_TOOLS)
-        for i, policy in enumerate(spec.compliance):
+        for i, policy in _names(_at(a, "compliance", kind=list)):
             if policy not in policies:
                 yield _ref(a, ("spec", "compliance", i), "CompliancePolicy", policy, policies)
-        if isinstance(spec.returns, str) and spec.returns not in schemas:
-            yield _ref(a, ("spec", "returns"), "ReturnSchema", spec.returns, schemas)
+        returns = _at(a, "returns", kind=str)
+        if returns is not None and returns not in schemas:
+            yield _ref(a, ("spec", "returns"), "ReturnSchema", returns, schemas)
     for n in by_kind["Number"].values():
-        if n.spec.agent and n.spec.agent not in agents:
-            yield _ref(n, ("spec", "agent"), "Agent", n.spec.agent, agents)
+        agent = _at(n, "agent", kind=str)
+        if agent is not None and agent not in agents:
+            yield _ref(n, ("spec", "agent"), "Agent", agent, agents)
 
 
 def _schema_problem(r: "Resource", path: tuple, schema: Any, what: str) -> Iterator[Diagnostic]:
@@ -105,12 +122,12 @@ def _explain_schema(r: "Resource", path: tuple, schema: Any, what: str) -> Itera
 
 def json_schemas(resources: list["Resource"]) -> Iterator[Diagnostic]:
     for r in resources:
-        if r.kind == "Tool":
-            yield from _schema_problem(r, ("spec", "parameters"), r.spec.parameters, "parameters")
-        elif r.kind == "ReturnSchema":
-            yield from _schema_problem(r, ("spec", "schema"), r.spec.schema_, "schema")
-        elif r.kind == "Agent" and r.spec.returns is not None and not isinstance(r.spec.returns, str):
-            yield from _schema_problem(r, ("spec", "returns", "schema"), r.spec.returns.schema_, "returns.schema")
+        if r.kind == "Tool" and _at(r, "parameters") is not None:
+            yield from _schema_problem(r, ("spec", "parameters"), _at(r, "parameters"), "parameters")
+        elif r.kind == "ReturnSchema" and _at(r, "schema") is not None:
+            yield from _schema_problem(r, ("spec", "schema"), _at(r, "schema"), "schema")
+        elif r.kind == "Agent" and _at(r, "returns", "schema") is not None:
+            yield from _schema_problem(r, ("spec", "returns", "schema"), _at(r, "returns", "schema"), "returns.schema")
 
 
 #: Agent fields rendered with the call's context: validated like code.
@@ -119,11 +136,9 @@ TEMPLATE_FIELDS = (("spec", "instructions"), ("spec", "greeting"), ("spec", "pho
 
 def templates(agents: Iterable["Resource"]) -> Iterator[Diagnostic]:
     for a in agents:
-        declared = set(a.spec.context) | set(BUILTIN_VARIABLES)
+        declared = set(_at(a, "context", kind=dict) or {}) | set(BUILTIN_VARIABLES)
         for path in TEMPLATE_FIELDS:
-            source = a.spec
-            for part in path[1:]:
-                source = getattr(source, part)
+            source = _at(a, *path[1:], kind=str)
             if not source:
                 continue
             field = ".".join(path[1:])
@@ -157,14 +172,13 @@ def _strings(value: Any, path: tuple) -> Iterator[tuple[tuple, str]]:
 
 def inline_secrets(resources: list["Resource"]) -> Iterator[Diagnostic]:
     for r in resources:
-        if r.kind == "Tool" and r.spec.http is not None:
-            for header, value in r.spec.http.headers.items():
-                if SENSITIVE_HEADER.search(header) and not ENV_REF.search(value):
+        if r.kind == "Tool":
+            for header, value in (_at(r, "http", "headers", kind=dict) or {}).items():
+                if SENSITIVE_HEADER.search(str(header)) and isinstance(value, str) and not ENV_REF.search(value):
                     yield _diag(r, ("spec", "http", "headers", header), "CB601",
                                 f"header {header!r} carries a secret written inline",
                                 f"reference it instead, e.g. {header}: \"Bearer ${{env:{_env_name(r.name, header)}}}\"")
-        data = r.doc.data.get("spec", {})
-        for path, text in _strings(data, ("spec",)):
+        for path, text in _strings(r.doc.data.get("spec"), ("spec",)):
             if r.kind == "Tool" and path[:3] == ("spec", "http", "headers"):
                 continue  # reported above, by header name
             for shape, what in SECRET_SHAPES:
@@ -178,17 +192,23 @@ def _env_name(*parts: str) -> str:
     return re.sub(r"[^A-Z0-9]+", "_", "_".join(parts).upper()).strip("_")
 
 
-def run(resources: list["Resource"], settings: ProjectFile) -> tuple[dict[str, "Resource"], list[Diagnostic]]:
-    """Apply every cross-document check. Returns resources by address (first wins) and problems."""
-    diags = list(duplicate_names(resources))
-    by_address: dict[str, "Resource"] = {}
+def run(resources: list["Resource"], partial: list["Resource"], settings: ProjectFile) -> tuple[dict[str, "Resource"], list[Diagnostic]]:
+    """Apply every cross-document check to valid and ``partial`` (schema-invalid) documents.
+
+    Returns the valid resources by address (the first of a duplicate wins) and the problems.
+    A partial document is checked as far as its data allows but is never returned as a resource.
+    """
+    everything = sorted(resources + partial, key=lambda r: (r.file, r.line))
+    diags = list(duplicate_names(everything))
     by_kind: dict[str, dict[str, "Resource"]] = defaultdict(dict)
-    for r in resources:
-        by_address.setdefault(r.address, r)
+    for r in everything:
         by_kind[r.kind].setdefault(r.name, r)
-    unique = list(by_address.values())
+    unique = [r for named in by_kind.values() for r in named.values()]
     diags += references(by_kind)
     diags += json_schemas(unique)
     diags += templates(by_kind["Agent"].values())
     diags += inline_secrets(unique)
+    by_address: dict[str, "Resource"] = {}
+    for r in resources:
+        by_address.setdefault(r.address, r)
     return dict(sorted(by_address.items())), diags

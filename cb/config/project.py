@@ -31,7 +31,7 @@ class Resource:
     name: str
     file: str
     line: int
-    model: Any  # the pydantic document (Agent, Tool, ...)
+    model: Any  # the pydantic document (Agent, Tool, ...); None while checking an invalid one
     doc: Document = field(repr=False, compare=False)
 
     @property
@@ -152,7 +152,8 @@ def _resource(doc: Document, shown: str, diags: list[Diagnostic]) -> Resource | 
         for code, p, message, hint, at_key in convert(model, doc, exc):
             line, col = doc.mark(p, prefer_key=at_key)
             diags.append(Diagnostic(shown, line, col, code, address or kind.lower(), message, hint))
-        return None
+        # Still checked for references and templates (model=None), never applied.
+        return Resource(kind, name, shown, doc.line, None, doc) if address else None
     return Resource(kind, validated.metadata.name, shown, doc.line, validated, doc)
 
 
@@ -178,9 +179,13 @@ def _read_resources(files: list[FsPath], here: FsPath, project: Project, diags: 
 
 def _build(root: FsPath | None, files: list[FsPath], here: FsPath, diags: list[Diagnostic]) -> Project:
     project = Project(root=root or here, settings=_load_settings(root, here, diags))
-    resources = _read_resources(files, here, project, diags)
-    project.resources, more = checks.run(resources, project.settings)
-    diags += more
+    read = _read_resources(files, here, project, diags)
+    valid = [r for r in read if r.model is not None]
+    partial = [r for r in read if r.model is None]
+    project.resources, more = checks.run(valid, partial, project.settings)
+    # one problem, one message: a field the schema already rejected needs no second opinion
+    taken = {(d.file, d.line, d.column) for d in diags}
+    diags += [d for d in more if (d.file, d.line, d.column) not in taken]
     return project
 
 
