@@ -1,0 +1,745 @@
+"""A small stateful fake of Twilio's 2010 REST API, served over real HTTP on 127.0.0.1.
+
+Why a fake and not mocks: the code under test uses the real ``twilio`` SDK, and the only thing
+out of reach here is Twilio itself. The fake speaks the same wire protocol (form-encoded requests,
+HTTP basic auth, JSON bodies shaped like Twilio's, Twilio-style error bodies), so the SDK's URL
+building, paging, parameter encoding and error parsing are all exercised for real. Its requests
+and responses are checked against Twilio's own OpenAPI spec in tests/twilio/test_twilio_contract.py.
+
+Endpoints (all under /2010-04-01/Accounts/{AccountSid}/):
+
+* IncomingPhoneNumbers.json            GET (PhoneNumber / FriendlyName filters, paging), POST (purchase)
+* IncomingPhoneNumbers/{PN…}.json      GET, POST (update), DELETE (release)
+* AvailablePhoneNumbers/{CC}/Local.json GET (Contains / AreaCode filters)
+* Calls.json                           GET (To / From / Status filters), POST (place a call)
+* Calls/{CA…}.json                     GET, POST (redirect / cancel / complete), DELETE
+
+Use::
+
+    with FakeTwilio() as fake:                      # or the ``twilio_fake`` pytest fixture
+        fake.seed_number("+14155550100", voice_url="https://old.example/voice")
+        client = fake.client()                      # a real twilio.rest.Client aimed at the fake
+        ...
+        assert fake.find_number("+14155550100")["voice_url"] == "https://new.example/voice"
+        assert fake.requests[-1].method == "POST"
+
+Failure injection: ``fake.fail_next(429, 20429, "Too Many Requests")`` makes the next matching
+request fail with a Twilio error body (optionally only for a method / path fragment, N times).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import threading
+import urllib.parse
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Iterator
+
+API_VERSION = "2010-04-01"
+DEFAULT_ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+
+__all__ = ["FakeTwilio", "RecordedRequest", "Failure", "twilio_error", "DEFAULT_ACCOUNT_SID"]
+
+
+def _now() -> str:
+    """RFC 2822, as Twilio writes every date_* field."""
+    return format_datetime(datetime.now(timezone.utc).replace(microsecond=0))
+
+
+def _sid(prefix: str) -> str:
+    return prefix + secrets.token_hex(16)
+
+
+def _friendly(number: str) -> str:
+    """Twilio's default friendly name for a NANP number: (415) 555-0100."""
+    digits = number.lstrip("+")
+    if len(digits) == 11 and digits.startswith("1"):
+        return f"({digits[1:4]}) {digits[4:7]}-{digits[7:]}"
+    return number
+
+
+def twilio_error(status: int, code: int, message: str) -> dict[str, Any]:
+    """A Twilio error body, as the REST API returns it."""
+    return {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
+
+
+@dataclass
+class RecordedRequest:
+    """One request the fake received, as it arrived on the wire (the auth secret is never kept)."""
+
+    method: str
+    path: str  # without the query string
+    query: dict[str, list[str]]
+    form: dict[str, list[str]]
+    headers: dict[str, str]
+    username: str | None  # basic-auth user (account SID or API key SID); None if absent
+    authorized: bool
+    status: int = 0
+    response: Any = None  # the JSON body sent back (None for 204)
+    operation: str | None = None  # e.g. "POST IncomingPhoneNumbers/{Sid}"
+
+    def param(self, name: str) -> str | None:
+        """The single value of a form or query parameter, or None."""
+        values = self.form.get(name) or self.query.get(name)
+        return values[0] if values else None
+
+
+@dataclass
+class Failure:
+    """A scripted failure for the next matching request(s)."""
+
+    status: int
+    code: int
+    message: str
+    method: str | None = None
+    path_contains: str | None = None
+    times: int = 1
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method and self.method.upper() != method:
+            return False
+        return not self.path_contains or self.path_contains in path
+
+
+class _ApiError(Exception):
+    def __init__(self, status: int, code: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
+
+
+_ROUTES: list[tuple[str, re.Pattern[str], str]] = [
+    (m, re.compile(rf"^/{API_VERSION}/Accounts/(?P<account>[^/]+)/{p}$"), name)
+    for m, p, name in [
+        ("GET", r"IncomingPhoneNumbers\.json", "list_numbers"),
+        ("POST", r"IncomingPhoneNumbers\.json", "create_number"),
+        ("GET", r"IncomingPhoneNumbers/(?P<sid>[^/]+)\.json", "fetch_number"),
+        ("POST", r"IncomingPhoneNumbers/(?P<sid>[^/]+)\.json", "update_number"),
+        ("DELETE", r"IncomingPhoneNumbers/(?P<sid>[^/]+)\.json", "delete_number"),
+        ("GET", r"AvailablePhoneNumbers/(?P<country>[A-Z]{2})/Local\.json", "list_available"),
+        ("GET", r"Calls\.json", "list_calls"),
+        ("POST", r"Calls\.json", "create_call"),
+        ("GET", r"Calls/(?P<sid>[^/]+)\.json", "fetch_call"),
+        ("POST", r"Calls/(?P<sid>[^/]+)\.json", "update_call"),
+        ("DELETE", r"Calls/(?P<sid>[^/]+)\.json", "delete_call"),
+    ]
+]
+
+# Form field (as sent) → resource field, for the parts of a number the fake keeps.
+_NUMBER_FIELDS = {
+    "FriendlyName": "friendly_name",
+    "VoiceUrl": "voice_url",
+    "VoiceMethod": "voice_method",
+    "VoiceFallbackUrl": "voice_fallback_url",
+    "VoiceFallbackMethod": "voice_fallback_method",
+    "StatusCallback": "status_callback",
+    "StatusCallbackMethod": "status_callback_method",
+    "SmsUrl": "sms_url",
+    "SmsMethod": "sms_method",
+    "SmsFallbackUrl": "sms_fallback_url",
+    "SmsFallbackMethod": "sms_fallback_method",
+    "VoiceApplicationSid": "voice_application_sid",
+    "SmsApplicationSid": "sms_application_sid",
+    "TrunkSid": "trunk_sid",
+    "ApiVersion": "api_version",
+}
+_METHODS = {"GET", "POST"}
+_CALL_UPDATE_STATUSES = {"canceled", "completed"}
+
+
+class FakeTwilio:
+    """The fake account and its HTTP server. Thread-safe; all state is plain dicts under ``lock``.
+
+    Attributes tests read directly:
+      numbers    {PN sid: IncomingPhoneNumber JSON}   the account's numbers
+      available  {country: [AvailablePhoneNumber JSON]} numbers that can be bought
+      calls      {CA sid: Call JSON}
+      call_params  {CA sid: the create form, one value per name (Url, Twiml, StatusCallback, …)}
+      call_updates {CA sid: [each update form]}
+      requests   [RecordedRequest], in arrival order
+    """
+
+    def __init__(
+        self,
+        *,
+        account_sid: str = DEFAULT_ACCOUNT_SID,
+        auth_token: str | None = None,
+        api_keys: dict[str, str] | None = None,
+    ) -> None:
+        self.account_sid = account_sid
+        self.auth_token = auth_token or secrets.token_hex(16)
+        self.api_keys: dict[str, str] = dict(api_keys or {})  # SK sid → secret
+        self.lock = threading.RLock()
+        self.numbers: dict[str, dict[str, Any]] = {}
+        self.available: dict[str, list[dict[str, Any]]] = {}
+        self.calls: dict[str, dict[str, Any]] = {}
+        self.call_params: dict[str, dict[str, str]] = {}
+        self.call_updates: dict[str, list[dict[str, str]]] = {}
+        self.requests: list[RecordedRequest] = []
+        self.failures: list[Failure] = []
+        self.on_call_created: Callable[[dict[str, Any], dict[str, str]], None] | None = None
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> "FakeTwilio":
+        fake = self
+
+        class Handler(_Handler):
+            owner = fake
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-twilio", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> "FakeTwilio":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "FakeTwilio is not started"
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        """What to give the SDK as ``client.api.base_url`` (or TWILIO_API_BASE_URL)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self, username: str | None = None, password: str | None = None):
+        """A real ``twilio.rest.Client`` with its api domain pointed at this fake."""
+        from twilio.rest import Client
+
+        client = Client(username or self.account_sid, password or self.auth_token, self.account_sid)
+        client.api.base_url = self.base_url
+        return client
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point cb's Twilio provider at this fake."""
+        return {
+            "TWILIO_ACCOUNT_SID": self.account_sid,
+            "TWILIO_AUTH_TOKEN": self.auth_token,
+            "TWILIO_API_BASE_URL": self.base_url,
+        }
+
+    def add_api_key(self) -> tuple[str, str]:
+        """Create an API key (SK sid, secret) that may authenticate instead of the auth token."""
+        sid, secret = _sid("SK"), secrets.token_hex(16)
+        with self.lock:
+            self.api_keys[sid] = secret
+        return sid, secret
+
+    # ------------------------------------------------------------------ seeding and inspection
+
+    def seed_number(
+        self,
+        phone_number: str,
+        *,
+        voice_url: str = "",
+        voice_method: str = "POST",
+        status_callback: str = "",
+        friendly_name: str | None = None,
+        sid: str | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """Put a number into the account as if it had been bought earlier; returns its JSON."""
+        resource = self._new_number(phone_number, sid=sid)
+        resource.update(
+            voice_url=voice_url,
+            voice_method=voice_method,
+            status_callback=status_callback,
+            friendly_name=friendly_name if friendly_name is not None else _friendly(phone_number),
+            **fields,
+        )
+        with self.lock:
+            self.numbers[resource["sid"]] = resource
+        return resource
+
+    def add_available(self, phone_number: str, country: str = "US", **fields: Any) -> dict[str, Any]:
+        """Offer a number for purchase in ``country`` (AvailablePhoneNumbers/{country}/Local)."""
+        digits = phone_number.lstrip("+")
+        offer = {
+            "friendly_name": _friendly(phone_number),
+            "phone_number": phone_number,
+            "lata": "722",
+            "locality": "San Francisco",
+            "rate_center": "SNFCSCO",
+            "latitude": 37.77,
+            "longitude": -122.42,
+            "region": "CA",
+            "postal_code": "94103",
+            "iso_country": country,
+            "address_requirements": "none",
+            "beta": False,
+            "capabilities": {"voice": True, "sms": True, "mms": True, "fax": False},
+        }
+        offer.update(fields)
+        offer["_digits"] = digits
+        with self.lock:
+            self.available.setdefault(country, []).append(offer)
+        return offer
+
+    def find_number(self, phone_number: str) -> dict[str, Any] | None:
+        with self.lock:
+            for resource in self.numbers.values():
+                if resource["phone_number"] == phone_number:
+                    return resource
+        return None
+
+    def fail_next(
+        self,
+        status: int = 500,
+        code: int | None = None,
+        message: str = "Internal Server Error",
+        *,
+        method: str | None = None,
+        path_contains: str | None = None,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+    ) -> Failure:
+        """Make the next ``times`` requests matching method / path fragment fail with a Twilio error."""
+        failure = Failure(status, code or 20000 + status, message, method, path_contains, times, dict(headers or {}))
+        with self.lock:
+            self.failures.append(failure)
+        return failure
+
+    def requests_for(self, operation: str) -> list[RecordedRequest]:
+        """Requests routed to one operation, e.g. ``"POST IncomingPhoneNumbers/{Sid}"``."""
+        with self.lock:
+            return [r for r in self.requests if r.operation == operation]
+
+    def set_call_status(self, sid: str, status: str, *, duration: int | None = None) -> dict[str, Any]:
+        """Move a call along (ringing, in-progress, completed, busy, …) as the network would."""
+        with self.lock:
+            call = self.calls[sid]
+            call["status"] = status
+            call["date_updated"] = _now()
+            if status == "in-progress" and not call["start_time"]:
+                call["start_time"] = _now()
+            if status in {"completed", "busy", "failed", "no-answer", "canceled"}:
+                call["end_time"] = _now()
+                call["duration"] = str(duration if duration is not None else 0)
+            return dict(call)
+
+    def send_status_callback(self, sid: str, status: str, *, duration: int | None = None, timeout: float = 10.0):
+        """Set the call's status and POST a signed status callback to its StatusCallback URL.
+
+        Returns (http status, headers, body) from the receiving server, or None when the call was
+        created without a StatusCallback.
+        """
+        from .twilio_signing import post_signed, status_callback_params
+
+        call = self.set_call_status(sid, status, duration=duration)
+        url = self.call_params.get(sid, {}).get("StatusCallback")
+        if not url:
+            return None
+        params = status_callback_params(
+            account_sid=self.account_sid,
+            call_sid=sid,
+            to=call["to"],
+            from_=call["from"],
+            call_status=status,
+            direction=call["direction"],
+            duration=duration if status == "completed" else None,
+        )
+        return post_signed(url, params, self.auth_token, timeout=timeout)
+
+    # ------------------------------------------------------------------ request handling
+
+    def _authorized(self, header: str | None) -> tuple[str | None, bool]:
+        if not header or not header.startswith("Basic "):
+            return None, False
+        try:
+            user, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None, False
+        if user == self.account_sid:
+            return user, secrets.compare_digest(secret, self.auth_token)
+        expected = self.api_keys.get(user)
+        return user, expected is not None and secrets.compare_digest(secret, expected)
+
+    def _take_failure(self, method: str, path: str) -> Failure | None:
+        with self.lock:
+            for failure in self.failures:
+                if failure.matches(method, path):
+                    failure.times -= 1
+                    if failure.times <= 0:
+                        self.failures.remove(failure)
+                    return failure
+        return None
+
+    def handle(self, record: RecordedRequest) -> tuple[int, Any, dict[str, str]]:
+        """Route one request; returns (status, JSON body or None, extra headers)."""
+        try:
+            if not record.authorized:
+                raise _ApiError(401, 20003, "Authenticate", {"WWW-Authenticate": 'Basic realm="Twilio API"'})
+            failure = self._take_failure(record.method, record.path)
+            if failure:
+                raise _ApiError(failure.status, failure.code, failure.message, failure.headers)
+            for method, pattern, name in _ROUTES:
+                match = pattern.match(record.path)
+                if match and method == record.method:
+                    record.operation = f"{method} {_operation_path(pattern)}"
+                    args = match.groupdict()
+                    if args.pop("account") != self.account_sid:
+                        raise _ApiError(404, 20404, f"The requested resource {record.path} was not found")
+                    with self.lock:
+                        status, body = getattr(self, "_op_" + name)(record, **args)
+                    return status, body, {}
+            raise _ApiError(404, 20404, f"The requested resource {record.path} was not found")
+        except _ApiError as error:
+            return error.status, twilio_error(error.status, error.code, error.message), error.headers
+
+    # ------------------------------------------------------------------ operations: numbers
+
+    def _new_number(self, phone_number: str, sid: str | None = None) -> dict[str, Any]:
+        sid = sid or _sid("PN")
+        now = _now()
+        return {
+            "account_sid": self.account_sid,
+            "address_sid": None,
+            "address_requirements": "none",
+            "api_version": API_VERSION,
+            "beta": False,
+            "capabilities": {"voice": True, "sms": True, "mms": True, "fax": False},
+            "date_created": now,
+            "date_updated": now,
+            "friendly_name": _friendly(phone_number),
+            "identity_sid": None,
+            "phone_number": phone_number,
+            "origin": "twilio",
+            "sid": sid,
+            "sms_application_sid": "",
+            "sms_fallback_method": "POST",
+            "sms_fallback_url": "",
+            "sms_method": "POST",
+            "sms_url": "",
+            "status_callback": "",
+            "status_callback_method": "POST",
+            "trunk_sid": None,
+            "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/IncomingPhoneNumbers/{sid}.json",
+            "voice_receive_mode": "voice",
+            "voice_application_sid": None,
+            "voice_caller_id_lookup": False,
+            "voice_fallback_method": "POST",
+            "voice_fallback_url": None,
+            "voice_method": "POST",
+            "voice_url": None,
+            "emergency_status": "Inactive",
+            "emergency_address_sid": None,
+            "emergency_address_status": "unregistered",
+            "bundle_sid": None,
+            "status": "in-use",
+            "subresource_uris": {
+                "assigned_add_ons": f"/{API_VERSION}/Accounts/{self.account_sid}/IncomingPhoneNumbers/{sid}/AssignedAddOns.json"
+            },
+        }
+
+    def _apply_number_form(self, resource: dict[str, Any], form: dict[str, str]) -> None:
+        for name, value in form.items():
+            key = _NUMBER_FIELDS.get(name)
+            if key is None:
+                continue
+            if key.endswith("_method"):
+                value = value.upper()
+                if value not in _METHODS:
+                    raise _ApiError(400, 21403, f"{name} must be GET or POST, not {value!r}")
+            elif key.endswith("_url") or key == "status_callback":
+                if value and not re.match(r"^https?://", value):
+                    raise _ApiError(400, 21502, f"{name} is not a valid URL: {value!r}")
+            resource[key] = value
+        resource["date_updated"] = _now()
+
+    def _op_list_numbers(self, record: RecordedRequest) -> tuple[int, Any]:
+        wanted = record.param("PhoneNumber")
+        name = record.param("FriendlyName")
+        rows = [
+            r
+            for r in self.numbers.values()
+            if (not wanted or _number_matches(r["phone_number"], wanted)) and (not name or r["friendly_name"] == name)
+        ]
+        return 200, _page(record, "incoming_phone_numbers", rows)
+
+    def _op_create_number(self, record: RecordedRequest) -> tuple[int, Any]:
+        form = _single(record.form)
+        number = form.get("PhoneNumber")
+        area = form.get("AreaCode")
+        if not number and not area:
+            raise _ApiError(400, 21450, "PhoneNumber or AreaCode is required")
+        offers = [o for country in self.available.values() for o in country]
+        if number:
+            offer = next((o for o in offers if o["phone_number"] == number), None)
+        else:
+            offer = next((o for o in offers if o["_digits"][1:4] == area), None)
+        if offer is None:
+            if number:
+                raise _ApiError(400, 21422, f"Phone number {number} is not available.")
+            raise _ApiError(400, 21452, f"No phone numbers found in area code {area}.")
+        for country in self.available.values():
+            if offer in country:
+                country.remove(offer)
+        resource = self._new_number(offer["phone_number"])
+        self._apply_number_form(resource, form)
+        self.numbers[resource["sid"]] = resource
+        return 201, resource
+
+    def _number(self, record: RecordedRequest, sid: str) -> dict[str, Any]:
+        resource = self.numbers.get(sid)
+        if resource is None:
+            raise _ApiError(404, 20404, f"The requested resource {record.path} was not found")
+        return resource
+
+    def _op_fetch_number(self, record: RecordedRequest, sid: str) -> tuple[int, Any]:
+        return 200, self._number(record, sid)
+
+    def _op_update_number(self, record: RecordedRequest, sid: str) -> tuple[int, Any]:
+        resource = self._number(record, sid)
+        updated = dict(resource)
+        self._apply_number_form(updated, _single(record.form))
+        self.numbers[sid] = updated
+        return 200, updated
+
+    def _op_delete_number(self, record: RecordedRequest, sid: str) -> tuple[int, Any]:
+        self._number(record, sid)
+        del self.numbers[sid]
+        return 204, None
+
+    def _op_list_available(self, record: RecordedRequest, country: str) -> tuple[int, Any]:
+        contains = record.param("Contains")
+        area = record.param("AreaCode")
+        rows = []
+        for offer in self.available.get(country, []):
+            if contains and not _contains(offer["phone_number"], contains):
+                continue
+            if area and offer["_digits"][1:4] != area:
+                continue
+            rows.append({k: v for k, v in offer.items() if not k.startswith("_")})
+        body = _page(record, "available_phone_numbers", rows)
+        # Twilio's AvailablePhoneNumbers lists carry only `uri` and the rows, no paging fields.
+        return 200, {"available_phone_numbers": body["available_phone_numbers"], "uri": body["uri"]}
+
+    # ------------------------------------------------------------------ operations: calls
+
+    def _op_create_call(self, record: RecordedRequest) -> tuple[int, Any]:
+        form = _single(record.form)
+        to, from_ = form.get("To"), form.get("From")
+        if not to:
+            raise _ApiError(400, 21201, "No 'To' number is specified")
+        if not from_:
+            raise _ApiError(400, 21603, "A 'From' phone number is required.")
+        if not (form.get("Url") or form.get("Twiml") or form.get("ApplicationSid")):
+            raise _ApiError(400, 21205, "Url parameter is required.")
+        held = next((r for r in self.numbers.values() if r["phone_number"] == from_), None)
+        if held is None and not from_.startswith(("client:", "sip:")):
+            raise _ApiError(400, 21210, f"The source phone number provided, {from_}, is not yet verified for your account.")
+        sid, now = _sid("CA"), _now()
+        call = {
+            "sid": sid,
+            "date_created": now,
+            "date_updated": now,
+            "parent_call_sid": None,
+            "account_sid": self.account_sid,
+            "to": to,
+            "to_formatted": _friendly(to),
+            "from": from_,
+            "from_formatted": _friendly(from_),
+            "phone_number_sid": held["sid"] if held else None,
+            "status": "queued",
+            "start_time": None,
+            "end_time": None,
+            "duration": None,
+            "price": None,
+            "price_unit": "USD",
+            "direction": "outbound-api",
+            "answered_by": None,
+            "api_version": API_VERSION,
+            "forwarded_from": None,
+            "group_sid": None,
+            "caller_name": None,
+            "queue_time": "0",
+            "trunk_sid": None,
+            "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}.json",
+            "subresource_uris": {
+                "notifications": f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}/Notifications.json",
+                "recordings": f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}/Recordings.json",
+                "events": f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}/Events.json",
+            },
+        }
+        self.calls[sid] = call
+        self.call_params[sid] = form
+        self.call_updates[sid] = []
+        if self.on_call_created is not None:
+            self.on_call_created(call, form)
+        return 201, call
+
+    def _call(self, record: RecordedRequest, sid: str) -> dict[str, Any]:
+        call = self.calls.get(sid)
+        if call is None:
+            raise _ApiError(404, 20404, f"The requested resource {record.path} was not found")
+        return call
+
+    def _op_fetch_call(self, record: RecordedRequest, sid: str) -> tuple[int, Any]:
+        return 200, self._call(record, sid)
+
+    def _op_update_call(self, record: RecordedRequest, sid: str) -> tuple[int, Any]:
+        call = self._call(record, sid)
+        form = _single(record.form)
+        status = form.get("Status")
+        if status is not None:
+            if status not in _CALL_UPDATE_STATUSES:
+                raise _ApiError(400, 20001, f"Status must be canceled or completed, not {status!r}")
+            if call["status"] in {"completed", "busy", "failed", "no-answer", "canceled"}:
+                raise _ApiError(400, 21220, "Call is not in-progress. Cannot redirect.")
+            self.set_call_status(sid, status)
+        elif form.get("Url") or form.get("Twiml"):
+            if call["status"] not in {"queued", "ringing", "in-progress"}:
+                raise _ApiError(400, 21220, "Call is not in-progress. Cannot redirect.")
+        self.call_updates[sid].append(form)
+        call["date_updated"] = _now()
+        return 200, call
+
+    def _op_delete_call(self, record: RecordedRequest, sid: str) -> tuple[int, Any]:
+        self._call(record, sid)
+        del self.calls[sid]
+        return 204, None
+
+    def _op_list_calls(self, record: RecordedRequest) -> tuple[int, Any]:
+        filters = {"to": record.param("To"), "from": record.param("From"), "status": record.param("Status")}
+        rows = [c for c in self.calls.values() if all(not v or c[k] == v for k, v in filters.items())]
+        return 200, _page(record, "calls", rows)
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _operation_path(pattern: re.Pattern[str]) -> str:
+    """`IncomingPhoneNumbers/{Sid}` from the route regex, for request logs."""
+    text = pattern.pattern.split("/(?P<account>[^/]+)/", 1)[1].rstrip("$")
+    text = re.sub(r"\(\?P<(\w)(\w*)>[^)]*\)", lambda m: "{" + m.group(1).upper() + m.group(2) + "}", text)
+    text = text.replace("{Country}", "{CountryCode}")
+    return text.replace("\\.json", "")
+
+
+def _single(form: dict[str, list[str]]) -> dict[str, str]:
+    return {k: v[-1] for k, v in form.items()}
+
+
+def _number_matches(number: str, pattern: str) -> bool:
+    """Twilio's PhoneNumber filter: partial numbers, '*' a wildcard for one digit."""
+    regex = re.escape(pattern.strip()).replace(r"\*", r"\d")
+    return re.search(regex, number) is not None
+
+
+def _contains(number: str, pattern: str) -> bool:
+    """AvailablePhoneNumbers Contains: digits and '*' wildcards, matched anywhere."""
+    digits = number.lstrip("+")
+    needle = pattern.lstrip("+")
+    regex = re.escape(needle).replace(r"\*", r"\d")
+    return re.search(regex, digits) is not None
+
+
+def _page(record: RecordedRequest, key: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """A Twilio 2010 list page (Page / PageSize paging with next_page_uri)."""
+    size = int(record.param("PageSize") or 50)
+    page = int(record.param("Page") or 0)
+    start = page * size
+    chunk = rows[start : start + size]
+    keep = {k: v[0] for k, v in record.query.items() if k not in {"Page", "PageSize", "PageToken"}}
+
+    def uri(p: int) -> str:
+        return record.path + "?" + urllib.parse.urlencode({**keep, "PageSize": size, "Page": p})
+
+    has_next = start + size < len(rows)
+    return {
+        key: chunk,
+        "end": start + max(len(chunk) - 1, 0),
+        "first_page_uri": uri(0),
+        "next_page_uri": uri(page + 1) + f"&PageToken=PA{page + 1}" if has_next else None,
+        "page": page,
+        "page_size": size,
+        "previous_page_uri": uri(page - 1) if page > 0 else None,
+        "start": start,
+        "uri": uri(page),
+    }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: FakeTwilio
+    protocol_version = "HTTP/1.1"
+    server_version = "FakeTwilio/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        """Quiet: the fake's request log is ``owner.requests``."""
+
+    def _serve(self) -> None:
+        parsed = urllib.parse.urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        form: dict[str, list[str]] = {}
+        if raw:
+            form = urllib.parse.parse_qs(raw.decode("utf-8"), keep_blank_values=True)
+        fake = self.owner
+        username, authorized = fake._authorized(self.headers.get("Authorization"))
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "authorization"}
+        record = RecordedRequest(
+            method=self.command,
+            path=parsed.path,
+            query=urllib.parse.parse_qs(parsed.query, keep_blank_values=True),
+            form=form,
+            headers=headers,
+            username=username,
+            authorized=authorized,
+        )
+        status, body, extra = fake.handle(record)
+        record.status, record.response = status, body
+        with fake.lock:
+            fake.requests.append(record)
+        payload = b"" if body is None else json.dumps(body).encode()
+        self.send_response(status)
+        if body is not None:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        for name, value in extra.items():
+            self.send_header(name, value)
+        self.send_header("Twilio-Request-Id", _sid("RQ"))
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_DELETE = _serve
+
+
+def iter_fake() -> Iterator[FakeTwilio]:
+    """Start a fake, yield it, stop it: the body of a pytest fixture."""
+    fake = FakeTwilio().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
