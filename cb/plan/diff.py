@@ -109,7 +109,11 @@ def compute(desired: Mapping[str, tuple[str, str, dict[str, Any], str]],
             errors.append(f"{c.address}: removing it from the configuration would destroy it, but its live revision "
                           "sets lifecycle.prevent_destroy (a released phone number cannot be bought back). "
                           "Put the document back, or first apply it with prevent_destroy: false")
-        if c.actions != ["no-op"]:
+        if c.moved_from and c.before is not None:
+            renamed = {**c.before, "metadata": {**c.before.get("metadata", {}), "name": c.name}}
+            c.actions = ["move"] if renamed == c.after else ["move", "update"]
+            c.fields = field_changes(renamed, c.after)
+        elif c.actions != ["no-op"]:
             c.fields = field_changes(c.before, c.after)
         if c.drift and c.actions != ["no-op"] and not overwrite_drift:
             c.skipped = ("the live revision was changed outside git "

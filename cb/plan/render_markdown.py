@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .model import Plan, ResourceChange
 from .redact import sensitive_path
-from .render_text import drift_line, shown, summary, value
+from .render_text import drift_line, shown, summary, value, visible_fields
 
 LIMIT = 65_000
 ICON = {"create": "🟢 create", "update": "🟡 update", "delete": "🔴 delete", "move": "🔵 move"}
@@ -17,12 +17,14 @@ ICON = {"create": "🟢 create", "update": "🟡 update", "delete": "🔴 delete
 
 def _details(c: ResourceChange) -> str:
     parts = []
-    for f in c.fields:
+    for f in visible_fields(c):
         if f.diff and not sensitive_path(f.path):
             parts.append(f"`{f.path}`\n```diff\n{f.diff.rstrip()}\n```")
+        elif "create" in c.actions and isinstance(f.after, str) and "\n" in f.after and not sensitive_path(f.path):
+            parts.append(f"`{f.path}`\n```\n{f.after.rstrip()}\n```")
         elif "create" in c.actions:
             parts.append(f"- `{f.path}` = `{value(shown(f.path, f.after))}`")
-        elif "delete" not in c.actions:
+        else:
             parts.append(f"- `{f.path}`: `{value(shown(f.path, f.before))}` → `{value(shown(f.path, f.after))}`")
     return "\n".join(parts)
 
@@ -32,7 +34,7 @@ def _row(c: ResourceChange) -> str:
     if c.skipped:
         action = "⚠️ drift, held back"
     where = f"`{c.address}`" + (f" (from `{c.moved_from}`)" if c.moved_from else "")
-    return f"| {where} | {action} | {len(c.fields)} |"
+    return f"| {where} | {action} | {len(visible_fields(c)) or '—'} |"
 
 
 def render_markdown(plan: Plan) -> str:
@@ -46,7 +48,7 @@ def render_markdown(plan: Plan) -> str:
     drift = [f"- `{c.address}`: {drift_line(c)}" + (" — **held back**" if c.skipped else " — will be overwritten")
              for c in shown_changes if c.drift]
     table = ["| address | change | fields |", "|---|---|---|", *[_row(c) for c in shown_changes]]
-    details = {c.address: _details(c) for c in shown_changes if c.fields and not c.skipped}
+    details = {c.address: _details(c) for c in shown_changes if visible_fields(c) and not c.skipped}
 
     def assemble(detail_of: dict[str, str], rows: list[str]) -> str:
         body = head + (["**Changed outside git (drift):**", *drift, ""] if drift else []) + rows + [""]

@@ -40,9 +40,19 @@ def summary(plan: Plan) -> str:
     return line
 
 
+def visible_fields(c: ResourceChange) -> list:
+    """The field changes worth showing: a create skips what every document has and empty defaults,
+    a delete shows none (the whole resource goes)."""
+    if "delete" in c.actions:
+        return []
+    if "create" in c.actions:
+        return [f for f in c.fields if f.path not in IMPLIED and f.after not in ({}, [], None)]
+    return c.fields
+
+
 def change_lines(c: ResourceChange, indent: str = "    ") -> list[str]:
     out = []
-    for f in c.fields:
+    for f in visible_fields(c):
         if f.diff and not sensitive_path(f.path):
             out.append(f"{indent}{f.path}:")
             for line in f.diff.splitlines():
@@ -50,15 +60,11 @@ def change_lines(c: ResourceChange, indent: str = "    ") -> list[str]:
                     "red" if line.startswith("-") and not line.startswith("---") else None
                 out.append(indent + "  " + click.style(line, fg=colour))
         elif "create" in c.actions:
-            if f.path in IMPLIED or f.after in ({}, []):
-                continue
             if isinstance(f.after, str) and "\n" in f.after and not sensitive_path(f.path):
                 out.append(f"{indent}{f.path} = |")
                 out += [f"{indent}  " + click.style(line, fg="green") for line in f.after.splitlines()]
             else:
                 out.append(f"{indent}{f.path} = {value(shown(f.path, f.after))}")
-        elif "delete" in c.actions:
-            continue
         else:
             out.append(f"{indent}{f.path}: {value(shown(f.path, f.before))} -> {value(shown(f.path, f.after))}")
     return out
