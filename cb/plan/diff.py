@@ -91,7 +91,8 @@ def compute(desired: Mapping[str, tuple[str, str, dict[str, Any], str]],
         else:
             meta = live[address]
             drift = _drift_of(meta, observed.get(address))
-            same = meta["hash"] == hash_ and not (drift and (drift.get("missing") or drift.get("differences")))
+            seen = observed.get(address) or {}
+            same = meta["hash"] == hash_ and not (seen.get("missing") or seen.get("differences"))
             changes.append(ResourceChange(address, kind, name, ["no-op"] if same else ["update"], None, content,
                                           meta["hash"], hash_, drift=drift))
     for address, meta in live.items():
