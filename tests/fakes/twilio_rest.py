@@ -417,6 +417,8 @@ class FakeTwilio:
             raise _ApiError(404, 20404, f"The requested resource {record.path} was not found")
         except _ApiError as error:
             return error.status, twilio_error(error.status, error.code, error.message), error.headers
+        except Exception as error:  # a bug in the fake: answer like Twilio would, never hang the client
+            return 500, twilio_error(500, 20500, f"Internal Server Error ({type(error).__name__}: {error})"), {}
 
     # ------------------------------------------------------------------ operations: numbers
 
@@ -437,7 +439,7 @@ class FakeTwilio:
             "phone_number": phone_number,
             "origin": "twilio",
             "sid": sid,
-            "sms_application_sid": "",
+            "sms_application_sid": None,  # the spec's pattern forbids the "" its examples show
             "sms_fallback_method": "POST",
             "sms_fallback_url": "",
             "sms_method": "POST",
@@ -458,9 +460,6 @@ class FakeTwilio:
             "emergency_address_status": "unregistered",
             "bundle_sid": None,
             "status": "in-use",
-            "subresource_uris": {
-                "assigned_add_ons": f"/{API_VERSION}/Accounts/{self.account_sid}/IncomingPhoneNumbers/{sid}/AssignedAddOns.json"
-            },
         }
 
     def _apply_number_form(self, resource: dict[str, Any], form: dict[str, str]) -> None:
@@ -668,8 +667,13 @@ def _contains(number: str, pattern: str) -> bool:
 
 def _page(record: RecordedRequest, key: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """A Twilio 2010 list page (Page / PageSize paging with next_page_uri)."""
-    size = int(record.param("PageSize") or 50)
-    page = int(record.param("Page") or 0)
+    try:
+        size = int(record.param("PageSize") or 50)
+        page = int(record.param("Page") or 0)
+    except ValueError:
+        raise _ApiError(400, 20001, "Invalid paging parameters: PageSize and Page must be integers") from None
+    if not 1 <= size <= 1000 or page < 0:
+        raise _ApiError(400, 20001, "PageSize must be between 1 and 1000, Page at least 0")
     start = page * size
     chunk = rows[start : start + size]
     keep = {k: v[0] for k, v in record.query.items() if k not in {"Page", "PageSize", "PageToken"}}
