@@ -146,14 +146,15 @@ class Transcript:
         return turn
 
     def text(self, speaker: str, text: str, at: float | None = None) -> None:
+        """Words of the speaker's open turn (one is opened if none is). Text arrives after the
+        speech it transcribes, so it does not move the turn's end."""
         turn = self.begin(speaker, at)
         turn.text = (turn.text + " " + text.strip()).strip() if turn.text else text.strip()
-        turn.end = max(turn.end, self._rel(at))
 
     def end(self, speaker: str, at: float | None = None, interrupted: bool = False) -> Turn | None:
         turn = self._open.pop(speaker, None)
         if turn is not None:
-            turn.end = max(turn.end, self._rel(at))
+            turn.end = max(turn.start, self._rel(at))
             turn.interrupted = interrupted
             if not turn.text:
                 self.turns.remove(turn)
