@@ -76,7 +76,8 @@ class TwilioNumbers:
                 f"unknown setting(s) for the twilio number provider: {', '.join(unknown)}. "
                 f"Fix: use only {', '.join(SETTINGS)}."
             )
-        self._environ: Mapping[str, str] = settings.get("environ") or os.environ
+        environ = settings.get("environ")
+        self._environ: Mapping[str, str] = os.environ if environ is None else environ
         self._explicit = {k: settings.get(k) for k in ("account_sid", "auth_token", "api_key", "api_secret")}
         self.api_base_url = (
             settings.get("api_base_url") or self._environ.get("TWILIO_API_BASE_URL") or DEFAULT_BASE_URL
