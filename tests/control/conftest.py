@@ -152,7 +152,11 @@ class Result:
 @pytest.fixture
 def cb(runner: Runner, monkeypatch: pytest.MonkeyPatch):
     """Run `cb ARGS` in-process (click's runner) against the test's runner; returns exit code and output."""
-    monkeypatch.setenv("CB_RUNNER_URL", runner.url)
+    return make_cb(runner.url, monkeypatch)
+
+
+def make_cb(url: str, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("CB_RUNNER_URL", url)
     monkeypatch.setenv("CB_APPLIED_BY", "ci-bot")
     for var in ("GITHUB_SHA", "GITHUB_REF", "GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_SHA", "CB_TOKEN"):
         monkeypatch.delenv(var, raising=False)
