@@ -59,6 +59,7 @@ COUNTRY_BY_PREFIX = [
     ("+353", "IE"), ("+61", "AU"), ("+44", "GB"), ("+49", "DE"), ("+33", "FR"),
     ("+34", "ES"), ("+39", "IT"), ("+31", "NL"), ("+46", "SE"), ("+64", "NZ"), ("+1", "US"),
 ]
+CALLING_CODE = {country: prefix for prefix, country in COUNTRY_BY_PREFIX} | {"CA": "+1", "PR": "+1"}
 
 T = TypeVar("T")
 
@@ -197,7 +198,7 @@ class TwilioNumbers:
         offers = self._call(
             f"search for {desired.number} to buy",
             lambda: self.client.api.v2010.account.available_phone_numbers(country).local.list(
-                contains=desired.number, page_size=20
+                contains=_national(desired.number, country), voice_enabled=True, page_size=20
             ),
         )
         if not any(offer.phone_number == desired.number for offer in offers):
@@ -253,6 +254,15 @@ class TwilioNumbers:
                     exc, doing, base_url=self.api_base_url, account_sid=creds.account_sid, attempts=attempt
                 )
                 raise ProviderError(creds.redact(str(error))) from None
+
+
+def _national(number: str, country: str) -> str:
+    """The search pattern for one exact number: Contains takes only digits (no '+'), so use the
+    national significant number, e.g. +14155550100 in US → 4155550100."""
+    prefix = CALLING_CODE.get(country)
+    if prefix and number.startswith(prefix):
+        return number[len(prefix):]
+    return number.lstrip("+")
 
 
 class _NotFound(Exception):

@@ -534,8 +534,13 @@ class FakeTwilio:
     def _op_list_available(self, record: RecordedRequest, country: str) -> tuple[int, Any]:
         contains = record.param("Contains")
         area = record.param("AreaCode")
+        if contains is not None and not re.fullmatch(r"[0-9A-Za-z*]{2,}", contains):
+            raise _ApiError(400, 20001, "Contains must be at least two characters from 0-9, a-z, A-Z and *")
+        voice = record.param("VoiceEnabled")
         rows = []
         for offer in self.available.get(country, []):
+            if voice is not None and offer["capabilities"].get("voice") != (voice == "true"):
+                continue
             if contains and not _contains(offer["phone_number"], contains):
                 continue
             if area and offer["_digits"][1:4] != area:
@@ -657,12 +662,14 @@ def _number_matches(number: str, pattern: str) -> bool:
     return re.search(regex, number) is not None
 
 
+_KEYPAD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "22233344455566677778889999")
+
+
 def _contains(number: str, pattern: str) -> bool:
-    """AvailablePhoneNumbers Contains: digits and '*' wildcards, matched anywhere."""
-    digits = number.lstrip("+")
-    needle = pattern.lstrip("+")
+    """AvailablePhoneNumbers Contains: digits, letters (keypad digits) and '*' for any one digit."""
+    needle = pattern.upper().translate(_KEYPAD)
     regex = re.escape(needle).replace(r"\*", r"\d")
-    return re.search(regex, digits) is not None
+    return re.search(regex, number.lstrip("+")) is not None
 
 
 def _page(record: RecordedRequest, key: str, rows: list[dict[str, Any]]) -> dict[str, Any]:

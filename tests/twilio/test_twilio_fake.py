@@ -7,7 +7,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from tests.fakes.recording_server import RecordingServer
 
@@ -129,3 +129,16 @@ def test_invalid_voice_method_is_refused(twilio_fake):
         twilio_fake.client().incoming_phone_numbers(held["sid"]).update(voice_method="PUT")
     assert error.value.status == 400
     assert twilio_fake.numbers[held["sid"]]["voice_method"] == "POST"
+
+
+def test_available_numbers_search_like_twilio(twilio_fake):
+    twilio_fake.add_available("+14155550100")
+    twilio_fake.add_available("+14155557867")  # ...-STOP on a keypad
+    twilio_fake.add_available("+12125550100", capabilities={"voice": False, "sms": True, "mms": False, "fax": False})
+    local = twilio_fake.client().available_phone_numbers("US").local
+    assert [n.phone_number for n in local.list(contains="555****")] == ["+14155550100", "+14155557867", "+12125550100"]
+    assert [n.phone_number for n in local.list(contains="STOP")] == ["+14155557867"]
+    assert [n.phone_number for n in local.list(area_code=212)] == ["+12125550100"]
+    assert len(local.list(voice_enabled=True)) == 2
+    with pytest.raises(TwilioException, match="HTTP 400"):  # list pages raise the SDK's base exception
+        local.list(contains="+14155550100")  # Twilio takes no '+' in a pattern

@@ -112,7 +112,8 @@ def test_create_buys_an_available_number_when_told_to(provider, twilio_fake):
     assert (held["voice_url"], held["status_callback"], held["friendly_name"]) == (VOICE, STATUS, "cb front-desk")
     assert twilio_fake.available["US"] == []
     (search,) = twilio_fake.requests_for("GET AvailablePhoneNumbers/{CountryCode}/Local")
-    assert search.path.endswith("/AvailablePhoneNumbers/US/Local.json") and search.param("Contains") == NUMBER
+    assert search.path.endswith("/AvailablePhoneNumbers/US/Local.json")
+    assert (search.param("Contains"), search.param("VoiceEnabled")) == ("4155550100", "true")  # digits only
     (buy,) = twilio_fake.requests_for("POST IncomingPhoneNumbers")
     assert buy.param("PhoneNumber") == NUMBER and buy.param("VoiceUrl") == VOICE
 
@@ -122,7 +123,21 @@ def test_purchase_searches_the_country_of_the_number(twilio_fake):
     provider = TwilioNumbers(environ=twilio_fake.env())
     provider.create(desired("+442071838750", purchase=True))
     assert twilio_fake.find_number("+442071838750") is not None
-    assert "/AvailablePhoneNumbers/GB/" in twilio_fake.requests_for("GET AvailablePhoneNumbers/{CountryCode}/Local")[0].path
+    (search,) = twilio_fake.requests_for("GET AvailablePhoneNumbers/{CountryCode}/Local")
+    assert "/AvailablePhoneNumbers/GB/" in search.path and search.param("Contains") == "2071838750"
+
+
+def test_country_setting_overrides_the_prefix_guess(twilio_fake):
+    twilio_fake.add_available("+16135550123", country="CA")
+    provider = TwilioNumbers(environ=twilio_fake.env(), country="ca")
+    provider.create(desired("+16135550123", purchase=True))
+    (search,) = twilio_fake.requests_for("GET AvailablePhoneNumbers/{CountryCode}/Local")
+    assert "/AvailablePhoneNumbers/CA/" in search.path and search.param("Contains") == "6135550123"
+
+
+def test_unknown_country_asks_for_the_setting(provider, twilio_fake):
+    with pytest.raises(ProviderError, match=r"which country.*`country` setting"):
+        provider.create(desired("+5511955550123", purchase=True))
 
 
 def test_purchase_of_an_unavailable_number_fails_clearly(provider, twilio_fake):
