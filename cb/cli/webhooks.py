@@ -36,7 +36,7 @@ def webhooks() -> None:
 
 @webhooks.command("list")
 @click.option("--state", "state_dir", type=click.Path(file_okay=False), help=STATE_HELP)
-@click.option("--status", type=click.Choice(["pending", "delivering", "delivered", "dead"]))
+@click.option("--status", type=click.Choice(["held", "pending", "delivering", "delivered", "dead"]))
 @click.option("--call", "call_id", help="Only deliveries for this call id.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)

@@ -28,7 +28,8 @@ from pydantic import BaseModel
 TABLE = "cb_webhook_outbox"
 ATTEMPTS_TABLE = "cb_webhook_attempts"
 DEFAULT_MAX_ATTEMPTS = 10
-STATUSES = ("pending", "delivering", "delivered", "dead")
+#: held: waiting for post-call work (returns) to fill the body; sent as it is if that never ends.
+STATUSES = ("held", "pending", "delivering", "delivered", "dead")
 
 SCHEMA = [
     f"""CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -111,10 +112,14 @@ def delivery_id(call_id: str, event: str, url: str) -> str:
 
 def enqueue(conn: sqlite3.Connection, *, call_id: str, url: str, payload: BaseModel | dict | str,
             event: str = "call.completed", secret_ref: str | None = None,
-            max_attempts: int = DEFAULT_MAX_ATTEMPTS, now: float | None = None) -> str:
+            max_attempts: int = DEFAULT_MAX_ATTEMPTS, hold_sec: float | None = None,
+            now: float | None = None) -> str:
     """Owe one delivery. Does not commit: call it inside the call record's transaction.
 
     With an autocommit connection and no open transaction, the insert commits on its own.
+    ``hold_sec``: the body is provisional; ``Outbox.release`` replaces it when post-call work is
+    done. Should the runner die first, the held row is sent as it is once ``hold_sec`` passed,
+    so the receiver still hears about the call (with the provisional body's honest error).
     """
     if secret_ref is not None and not secret_ref.startswith("${env:"):
         raise ValueError("secret_ref must be a ${env:NAME} reference, never the secret itself")
@@ -127,11 +132,12 @@ def enqueue(conn: sqlite3.Connection, *, call_id: str, url: str, payload: BaseMo
     ensure_schema(conn)
     now = time.time() if now is None else now
     row_id = delivery_id(call_id, event, url)
+    status, due = ("held", now + hold_sec) if hold_sec is not None else ("pending", now)
     conn.execute(
         f"INSERT INTO {TABLE} (id, call_id, event, url, secret_ref, body, status, attempts,"
-        " max_attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)"
+        " max_attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)"
         " ON CONFLICT (id) DO NOTHING",
-        (row_id, call_id, event, url, secret_ref, body, max_attempts, now, now))
+        (row_id, call_id, event, url, secret_ref, body, status, max_attempts, due, now))
     return row_id
 
 
@@ -182,7 +188,7 @@ class Outbox:
                 " WHERE status='delivering' AND lease_until <= ? AND attempts >= max_attempts", (now,))
             rows = conn.execute(
                 f"UPDATE {TABLE} SET status='delivering', lease_until=?, lease_owner=?, attempts=attempts+1"
-                f" WHERE id IN (SELECT id FROM {TABLE} WHERE (status='pending' AND next_attempt_at <= ?)"
+                f" WHERE id IN (SELECT id FROM {TABLE} WHERE (status IN ('pending', 'held') AND next_attempt_at <= ?)"
                 " OR (status='delivering' AND lease_until <= ?) ORDER BY next_attempt_at LIMIT ?)"
                 f" RETURNING {_COLUMNS}",
                 (now + lease_sec, owner, now, now, limit)).fetchall()
@@ -209,6 +215,15 @@ class Outbox:
                 " lease_until=NULL, lease_owner=NULL WHERE id=? AND lease_owner=? AND status='delivering'",
                 (status, now + delay, http_status, error, row.id, owner))
             return status
+
+    def release(self, row_id: str, payload: BaseModel | str, now: float | None = None) -> bool:
+        """Put the final body on a held delivery and owe it now; False if it had already gone."""
+        now = time.time() if now is None else now
+        body = payload.model_dump_json() if isinstance(payload, BaseModel) else payload
+        with self._tx() as conn:
+            cur = conn.execute(f"UPDATE {TABLE} SET body=?, status='pending', next_attempt_at=?"
+                               " WHERE id=? AND status='held'", (body, now, row_id))
+        return cur.rowcount == 1
 
     def get(self, row_id: str) -> OutboxRow | None:
         with self._lock:

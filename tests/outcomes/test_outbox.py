@@ -77,3 +77,20 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap():
         full = min(30, 2 ** (n - 1))
         assert full / 2 <= d <= full
     assert len({round(backoff_delay(3, base=1, cap=30, rng=rng), 6) for _ in range(20)}) > 1
+
+
+def test_a_held_delivery_waits_for_its_body_and_goes_as_is_if_post_call_work_never_ends(tmp_path):
+    box = Outbox.open(tmp_path)
+    provisional = payload("call_held").model_copy(update={"returns_error": "the runner stopped"})
+    row_id = box.enqueue(call_id="call_held", url="http://127.0.0.1:9/x", payload=provisional, hold_sec=60, now=0.0)
+    assert box.claim("w", lease_sec=5, now=1.0) == [], "held rows are not sent while post-call work runs"
+    final = payload("call_held").model_copy(update={"returns": {"intent": "booking"}})
+    assert box.release(row_id, final, now=2.0)
+    [row] = box.claim("w", lease_sec=5, now=2.0)
+    assert '"intent":"booking"' in row.body
+    box.record_attempt(row, http_status=200, error=None, duration_ms=1, ok=True, owner="w",
+                       base_delay=1, max_delay=1, now=3.0)
+    other = box.enqueue(call_id="call_lost", url="http://127.0.0.1:9/x", payload=provisional, hold_sec=60, now=0.0)
+    [row] = box.claim("w", lease_sec=5, now=61.0)
+    assert row.id == other and "the runner stopped" in row.body
+    assert not box.release(other, final), "too late: the provisional body was already sent"
