@@ -349,6 +349,40 @@ class FakeTwilio:
                 call["duration"] = str(duration if duration is not None else 0)
             return dict(call)
 
+    def ring(self, to: str, from_: str = "+15005550006", *, timeout: float = 10.0):
+        """An inbound call to one of the account's numbers, as Twilio starts it.
+
+        Records a ringing inbound call and requests the number's voice URL with its voice method,
+        signed, exactly as Twilio would. Returns (call sid, (http status, headers, body)); the
+        body is the TwiML the application answered with.
+        """
+        from .twilio_signing import send_signed, voice_webhook_params
+
+        number = self.find_number(to)
+        if number is None or not number.get("voice_url"):
+            raise AssertionError(f"FakeTwilio.ring: {to} is not in the account or has no voice_url")
+        sid = self._record_call(to=to, from_=from_, direction="inbound", status="ringing", held=number)
+        params = voice_webhook_params(account_sid=self.account_sid, to=to, from_=from_, call_sid=sid)
+        return sid, send_signed(number["voice_method"] or "POST", number["voice_url"], params, self.auth_token,
+                                timeout=timeout)
+
+    def answer(self, sid: str, *, timeout: float = 10.0):
+        """An outbound call (made through Calls create) is answered: Twilio fetches its TwiML.
+
+        Moves the call to in-progress and requests its Url with its Method, signed. Returns
+        (http status, headers, body); when the call was created with inline Twiml, returns
+        (200, {}, that TwiML) without a request, as Twilio needs none.
+        """
+        from .twilio_signing import send_signed, voice_webhook_params
+
+        call = self.set_call_status(sid, "in-progress")
+        params = self.call_params.get(sid, {})
+        if params.get("Twiml"):
+            return 200, {}, params["Twiml"].encode()
+        webhook = voice_webhook_params(account_sid=self.account_sid, to=call["to"], from_=call["from"], call_sid=sid,
+                                       call_status="in-progress", direction="outbound-api")
+        return send_signed(params.get("Method", "POST"), params["Url"], webhook, self.auth_token, timeout=timeout)
+
     def send_status_callback(self, sid: str, status: str, *, duration: int | None = None, timeout: float = 10.0):
         """Set the call's status and POST a signed status callback to its StatusCallback URL.
 
@@ -564,6 +598,13 @@ class FakeTwilio:
         held = next((r for r in self.numbers.values() if r["phone_number"] == from_), None)
         if held is None and not from_.startswith(("client:", "sip:")):
             raise _ApiError(400, 21210, f"The source phone number provided, {from_}, is not yet verified for your account.")
+        sid = self._record_call(to=to, from_=from_, direction="outbound-api", status="queued", held=held)
+        self.call_params[sid] = form
+        if self.on_call_created is not None:
+            self.on_call_created(self.calls[sid], form)
+        return 201, self.calls[sid]
+
+    def _record_call(self, *, to: str, from_: str, direction: str, status: str, held: dict[str, Any] | None) -> str:
         sid, now = _sid("CA"), _now()
         call = {
             "sid": sid,
@@ -576,13 +617,13 @@ class FakeTwilio:
             "from": from_,
             "from_formatted": _friendly(from_),
             "phone_number_sid": held["sid"] if held else None,
-            "status": "queued",
+            "status": status,
             "start_time": None,
             "end_time": None,
             "duration": None,
             "price": None,
             "price_unit": "USD",
-            "direction": "outbound-api",
+            "direction": direction,
             "answered_by": None,
             "api_version": API_VERSION,
             "forwarded_from": None,
@@ -597,12 +638,11 @@ class FakeTwilio:
                 "events": f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}/Events.json",
             },
         }
-        self.calls[sid] = call
-        self.call_params[sid] = form
-        self.call_updates[sid] = []
-        if self.on_call_created is not None:
-            self.on_call_created(call, form)
-        return 201, call
+        with self.lock:
+            self.calls[sid] = call
+            self.call_params[sid] = {}
+            self.call_updates[sid] = []
+        return sid
 
     def _call(self, record: RecordedRequest, sid: str) -> dict[str, Any]:
         call = self.calls.get(sid)

@@ -28,6 +28,7 @@ __all__ = [
     "sign",
     "signed_headers",
     "post_signed",
+    "send_signed",
     "voice_webhook_params",
     "status_callback_params",
     "new_call_sid",
@@ -66,11 +67,35 @@ def post_signed(
     Pass ``signature`` to send a chosen (e.g. wrong) signature instead of the computed one.
     HTTP error statuses are returned, not raised, so tests can assert on a 403.
     """
-    headers = signed_headers(url, params, auth_token)
+    return send_signed("POST", url, params, auth_token, signature=signature, timeout=timeout)
+
+
+def send_signed(
+    method: str,
+    url: str,
+    params: Mapping[str, str],
+    auth_token: str,
+    *,
+    signature: str | None = None,
+    timeout: float = 10.0,
+) -> tuple[int, dict[str, str], bytes]:
+    """A webhook request as Twilio sends it for a GET or POST webhook (a number's VoiceMethod).
+
+    For GET, Twilio puts the parameters in the query string and signs that full URL with no
+    body parameters; for POST it signs the URL plus the form parameters.
+    """
+    method = method.upper()
+    data = None
+    if method == "GET":
+        url = url + ("&" if "?" in url else "?") + urllib.parse.urlencode(dict(params))
+        headers = signed_headers(url, {}, auth_token)
+        del headers["Content-Type"]
+    else:
+        headers = signed_headers(url, params, auth_token)
+        data = urllib.parse.urlencode(dict(params)).encode()
     if signature is not None:
         headers[SIGNATURE_HEADER] = signature
-    data = urllib.parse.urlencode(dict(params)).encode()
-    request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, dict(response.headers), response.read()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -142,3 +143,33 @@ def test_available_numbers_search_like_twilio(twilio_fake):
     assert len(local.list(voice_enabled=True)) == 2
     with pytest.raises(TwilioException, match="HTTP 400"):  # list pages raise the SDK's base exception
         local.list(contains="+14155550100")  # Twilio takes no '+' in a pattern
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_ring_requests_the_numbers_voice_url_signed(twilio_fake, method):
+    twiml = b'<Response><Connect><Stream url="wss://runner.example/twilio/stream"/></Connect></Response>'
+    with RecordingServer(auth_token=twilio_fake.auth_token, status=200, response_body=twiml) as app:
+        twilio_fake.seed_number("+14155550100", voice_url=app.url("/twilio/voice"), voice_method=method)
+        sid, (status, _, body) = twilio_fake.ring("+14155550100", from_="+15551230000")
+    assert (status, body) == (200, twiml)
+    (got,) = app.received
+    assert got.method == method and got.signature_valid is True
+    params = got.form if method == "POST" else {
+        k: v[0] for k, v in urllib.parse.parse_qs(urllib.parse.urlsplit(got.url).query).items()}
+    assert params["CallSid"] == sid and params["From"] == "+15551230000" and params["Direction"] == "inbound"
+    assert twilio_fake.calls[sid]["direction"] == "inbound" and twilio_fake.calls[sid]["status"] == "ringing"
+
+
+def test_answer_fetches_an_outbound_calls_twiml(twilio_fake):
+    twilio_fake.seed_number("+14155550100")
+    client = twilio_fake.client()
+    with RecordingServer(auth_token=twilio_fake.auth_token, status=200, response_body=b"<Response/>") as app:
+        call = client.calls.create(to="+15551230000", from_="+14155550100", url=app.url("/twilio/voice?agent=a"))
+        status, _, body = twilio_fake.answer(call.sid)
+    assert (status, body) == (200, b"<Response/>")
+    (got,) = app.received
+    assert got.signature_valid and got.form["CallStatus"] == "in-progress" and got.form["Direction"] == "outbound-api"
+    assert twilio_fake.calls[call.sid]["status"] == "in-progress"
+
+    inline = client.calls.create(to="+15551230000", from_="+14155550100", twiml="<Response><Say>hi</Say></Response>")
+    assert twilio_fake.answer(inline.sid) == (200, {}, b"<Response><Say>hi</Say></Response>")
