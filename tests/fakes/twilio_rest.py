@@ -25,6 +25,12 @@ Use::
 
 Failure injection: ``fake.fail_next(429, 20429, "Too Many Requests")`` makes the next matching
 request fail with a Twilio error body (optionally only for a method / path fragment, N times).
+
+Twilio's side of a call, signed with the account's auth token as Twilio signs webhooks:
+``fake.ring(number)`` requests a number's voice URL (an inbound call), ``fake.answer(call_sid)``
+fetches an outbound call's TwiML, ``fake.send_status_callback(call_sid, "completed")`` posts a
+status callback. ``tests.fakes.twilio_contract.contract_problems(fake.requests)`` checks every
+request and response against Twilio's OpenAPI spec.
 """
 
 from __future__ import annotations
