@@ -1,0 +1,1 @@
+"""Cloud provider plugin: cartesia, through its real SDK via pipecat's service."""

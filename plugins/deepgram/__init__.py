@@ -1,0 +1,1 @@
+"""Cloud provider plugin: deepgram, through its real SDK via pipecat's service."""

@@ -1,0 +1,27 @@
+"""STT provider ``deepgram``: Deepgram's streaming WebSocket API (key: DEEPGRAM_API_KEY).
+
+Options: ``api_key`` as ``${env:NAME}``, ``base_url`` (a compatible server, e.g. in tests).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cb.runner.calls.providers import CallAudio, PartSpec, require, secret
+
+
+class DeepgramProvider:
+    name = "deepgram"
+    kind = "stt"
+
+    def create(self, part: PartSpec, audio: CallAudio) -> Any:
+        require("deepgram", "cloud", "deepgram-sdk")
+        from pipecat.services.deepgram.stt import DeepgramSTTService
+
+        settings = DeepgramSTTService.Settings(model=part.model or "nova-3", language=audio.language)
+        return DeepgramSTTService(api_key=secret(part.options, "api_key", "DEEPGRAM_API_KEY"),
+                                  base_url=str(part.options.get("base_url", "")),
+                                  sample_rate=audio.sample_rate, settings=settings)
+
+
+provider = DeepgramProvider()

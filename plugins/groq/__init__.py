@@ -1,0 +1,1 @@
+"""Cloud provider plugin: groq, through its real SDK via pipecat's service."""

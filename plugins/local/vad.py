@@ -1,0 +1,47 @@
+"""Silero VAD with one ONNX session shared by all calls.
+
+pipecat's SileroVADAnalyzer loads its own ONNX session per call, blocking the event loop
+~20 ms each time (DESIGN.md). The model's recurrent state is per stream, but the session is
+stateless and thread-safe, so each call gets a fresh state over one shared session.
+"""
+
+from __future__ import annotations
+
+import threading
+from importlib import resources
+
+from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
+
+_lock = threading.Lock()
+_session = None
+
+
+def _shared_session():
+    global _session
+    with _lock:
+        if _session is None:
+            path = str(resources.files("pipecat.audio.vad.data").joinpath("silero_vad.onnx"))
+            _session = SileroOnnxModel(path, force_onnx_cpu=True).session
+    return _session
+
+
+class _StreamModel(SileroOnnxModel):
+    """Per-stream recurrent state over the shared session."""
+
+    def __init__(self, session):  # noqa: D107 - deliberately skips loading a session
+        self.session = session
+        self.sample_rates = [8000, 16000]
+        self.reset_states()
+
+
+class SharedSileroVADAnalyzer(SileroVADAnalyzer):
+    def __init__(self, *, sample_rate: int | None = None, params: VADParams | None = None):
+        VADAnalyzer.__init__(self, sample_rate=sample_rate, params=params)
+        self._model = _StreamModel(_shared_session())
+        self._windows_since_reset = 0
+        self._low_confidence_windows = 0
+
+
+def vad_analyzer(start_secs: float, stop_secs: float) -> SharedSileroVADAnalyzer:
+    return SharedSileroVADAnalyzer(params=VADParams(start_secs=start_secs, stop_secs=stop_secs))

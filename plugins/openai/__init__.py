@@ -1,0 +1,1 @@
+"""Any OpenAI-compatible chat-completions endpoint (a self-hosted model, the scripted LLM)."""

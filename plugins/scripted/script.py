@@ -1,0 +1,135 @@
+"""What a scripted LLM says: one entry per caller turn, chosen from the request alone.
+
+The server keeps no per-conversation state, so any number of concurrent calls can share one
+server: the reply to a request is picked by how many caller messages the request holds (or by
+the first turn whose ``match`` regex fits the caller's last words), and a request whose last
+message is a tool result gets that turn's ``after_tool`` text.
+
+Script shape (YAML or JSON)::
+
+    turns:
+      - say: "Sure. What time would you like?"
+      - match: "(?i)bye"
+        say: "Goodbye!"
+        tool_calls: [{name: end_call, arguments: {}}]
+      - say: "Let me book that."
+        tool_calls: [{name: book_appointment, arguments: {slot: "2026-04-29T15:30:00-07:00"}}]
+        after_tool: "You're booked."
+    default: "Sorry, could you say that again?"
+    first_token_ms: 0          # delay before the first chunk, to model a slow model
+    returns:                   # answers to structured-output requests (response_format), one
+      - {intent: booking}      # per attempt: a retry is answered with the next entry
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ScriptError(ValueError):
+    """The script file is malformed; the message names the entry and the fix."""
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Turn:
+    say: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    after_tool: str = ""
+    match: re.Pattern[str] | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    tool_calls: tuple[ToolCall, ...] = ()
+
+
+@dataclass(frozen=True)
+class Script:
+    turns: tuple[Turn, ...]
+    default: str = "Sorry, could you say that again?"
+    first_token_ms: int = 0
+    returns: tuple[Any, ...] = ()
+
+    def structured(self, messages: list[dict[str, Any]]) -> Any:
+        """The answer to a structured-output request: each retry carries the earlier answers as
+        assistant messages, so the request alone says which entry of ``returns`` is next."""
+        if not self.returns:
+            return {}
+        tries = sum(1 for m in messages if m.get("role") == "assistant")
+        return self.returns[min(tries, len(self.returns) - 1)]
+
+    def reply(self, messages: list[dict[str, Any]]) -> Reply:
+        """The reply to a chat-completions request's ``messages``."""
+        users = [m for m in messages if m.get("role") == "user"]
+        index = max(len(users) - 1, 0)
+        last_user = _text(users[-1]) if users else ""
+        turn = next((t for t in self.turns if t.match and t.match.search(last_user)), None)
+        if turn is None:
+            unmatched = [t for t in self.turns if t.match is None]
+            turn = unmatched[index] if index < len(unmatched) else None
+        if messages and messages[-1].get("role") == "tool":
+            return Reply(turn.after_tool if turn else "")
+        if turn is None:
+            return Reply(self.default)
+        return Reply(turn.say, turn.tool_calls)
+
+
+def _text(message: dict[str, Any]) -> str:
+    content = message.get("content") or ""
+    if isinstance(content, list):  # OpenAI content parts
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return str(content)
+
+
+def parse(data: Any, where: str = "script") -> Script:
+    if isinstance(data, list):
+        data = {"turns": data}
+    if not isinstance(data, dict) or not isinstance(data.get("turns", []), list):
+        raise ScriptError(f"{where}: expected a mapping with a `turns` list (see cb/plugins/scripted/script.py)")
+    turns = []
+    for i, raw in enumerate(data.get("turns", [])):
+        if isinstance(raw, str):
+            raw = {"say": raw}
+        if not isinstance(raw, dict):
+            raise ScriptError(f"{where}: turns[{i}] must be a string or a mapping with `say`/`tool_calls`")
+        unknown = set(raw) - {"say", "tool_calls", "after_tool", "match"}
+        if unknown:
+            raise ScriptError(f"{where}: turns[{i}] has unknown keys {sorted(unknown)}; "
+                              "use say, tool_calls, after_tool, match")
+        calls = []
+        for j, call in enumerate(raw.get("tool_calls") or []):
+            if not isinstance(call, dict) or not isinstance(call.get("name"), str):
+                raise ScriptError(f"{where}: turns[{i}].tool_calls[{j}] needs a `name`")
+            calls.append(ToolCall(call["name"], dict(call.get("arguments") or {})))
+        try:
+            match = re.compile(raw["match"]) if raw.get("match") else None
+        except re.error as exc:
+            raise ScriptError(f"{where}: turns[{i}].match is not a valid regex: {exc}") from None
+        turns.append(Turn(str(raw.get("say") or ""), tuple(calls), str(raw.get("after_tool") or ""), match))
+    returns = data.get("returns") or []
+    returns = [returns] if isinstance(returns, dict) else returns
+    if not isinstance(returns, list) or not all(isinstance(r, dict) for r in returns):
+        raise ScriptError(f"{where}: `returns` must be a mapping or a list of mappings (JSON objects)")
+    return Script(tuple(turns), str(data.get("default", Script.default)), int(data.get("first_token_ms", 0)),
+                  tuple(returns))
+
+
+def load(path: str | Path) -> Script:
+    try:
+        return parse(yaml.safe_load(Path(path).read_text()), str(path))
+    except OSError as exc:
+        raise ScriptError(f"{path}: cannot read the script: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ScriptError(f"{path}: not valid YAML: {exc}") from None

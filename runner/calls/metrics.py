@@ -1,0 +1,28 @@
+"""Prometheus metrics of the call path, on a registry of its own per app (tests run many apps)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+LATENCY_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+
+
+class CallMetrics:
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.active = Gauge("cb_calls_active", "Calls in progress", registry=r)
+        self.started = Counter("cb_calls_started_total", "Calls answered", ["agent"], registry=r)
+        self.ended = Counter("cb_calls_ended_total", "Calls ended", ["agent", "status", "end_reason"], registry=r)
+        self.refused = Counter("cb_calls_refused_total", "Calls refused", ["reason"], registry=r)
+        self.webhook_rejected = Counter("cb_twilio_webhook_rejected_total", "Webhooks refused", ["reason"], registry=r)
+        self.turn_latency = Histogram("cb_turn_latency_seconds", "Caller's last speech to agent's first audio",
+                                      ["agent"], buckets=LATENCY_BUCKETS, registry=r)
+        self.loop_lag = Gauge("cb_event_loop_lag_seconds", "How late the event loop ran a 100 ms timer", registry=r)
+        self.interruptions = Counter("cb_interruptions_total", "Caller barge-ins", ["agent"], registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

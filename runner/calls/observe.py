@@ -1,0 +1,114 @@
+"""Watches a call's frames for its transcript, its tool calls and its per-turn latency.
+
+Latency is measured from the caller's last speech sample (the VAD's stop minus its
+``stop_secs`` of silence) to the agent's first audio at the transport, and split into:
+
+- endpointing_ms: deciding the turn is over (VAD silence + the turn decision, STT excluded)
+- stt_ms: VAD stop -> final transcript
+- llm_first_token_ms: turn decided -> the LLM's first token
+- tts_first_audio_ms: first token -> first synthesised audio
+- total_ms: caller's last speech -> first audio sent to the caller
+
+The parts need not add up to the total: the rest is queueing and the transport.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    FunctionCallInProgressFrame,
+    InterruptionFrame,
+    LLMTextFrame,
+    TranscriptionFrame,
+    TTSAudioRawFrame,
+    TTSTextFrame,
+    UserStoppedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.observers.base_observer import BaseObserver, FramePushed
+
+WATCHED = (BotStartedSpeakingFrame, FunctionCallInProgressFrame, InterruptionFrame, LLMTextFrame,
+           TranscriptionFrame, TTSAudioRawFrame, TTSTextFrame, UserStoppedSpeakingFrame,
+           VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame)
+
+
+class CallObserver(BaseObserver):
+    def __init__(self, on_turn: Callable[[int, dict[str, float | None]], None] | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.transcript: list[dict[str, Any]] = []
+        self.tool_calls: list[dict[str, Any]] = []
+        self.turns: list[dict[str, float | None]] = []
+        self.interruptions = 0
+        self._on_turn = on_turn
+        self._seen: set[int] = set()
+        self._t0 = time.monotonic()
+        self._reset_turn()
+        self._bot_speaking_turn = True  # the greeting is not a measured turn
+
+    def _reset_turn(self) -> None:
+        self._vad_stop = self._last_speech = self._transcript_at = self._turn_end = None
+        self._llm_first = self._tts_first = None
+
+    def _say(self, role: str, text: str) -> None:
+        text = text.strip()
+        if not text:
+            return
+        if self.transcript and self.transcript[-1]["role"] == role:
+            self.transcript[-1]["text"] += " " + text
+        else:
+            self.transcript.append({"role": role, "text": text, "at_ms": round((time.monotonic() - self._t0) * 1000)})
+
+    async def on_push_frame(self, data: FramePushed) -> None:
+        frame = data.frame
+        if not isinstance(frame, WATCHED) or frame.id in self._seen:
+            return
+        self._seen.add(frame.id)
+        now = time.monotonic()
+        if isinstance(frame, VADUserStartedSpeakingFrame):
+            self._reset_turn()
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._vad_stop = now
+            self._last_speech = now - float(getattr(frame, "stop_secs", 0.0) or 0.0)
+        elif isinstance(frame, TranscriptionFrame):
+            self._transcript_at = now
+            self._say("caller", frame.text)
+        elif isinstance(frame, UserStoppedSpeakingFrame):
+            self._turn_end = now
+            self._bot_speaking_turn = False
+        elif isinstance(frame, LLMTextFrame):
+            if self._turn_end and self._llm_first is None:
+                self._llm_first = now
+        elif isinstance(frame, TTSAudioRawFrame):
+            if self._turn_end and self._tts_first is None:
+                self._tts_first = now
+        elif isinstance(frame, TTSTextFrame):
+            self._say("agent", frame.text)
+        elif isinstance(frame, FunctionCallInProgressFrame):
+            self.tool_calls.append({"name": frame.function_name, "arguments": dict(frame.arguments or {}),
+                                    "at_ms": round((now - self._t0) * 1000)})
+        elif isinstance(frame, InterruptionFrame):
+            self.interruptions += 1
+        elif isinstance(frame, BotStartedSpeakingFrame):
+            self._finish_turn(now)
+
+    def _finish_turn(self, first_audio: float) -> None:
+        if self._bot_speaking_turn or self._turn_end is None or self._last_speech is None:
+            return
+        ms = lambda a, b: round((a - b) * 1000, 1) if a is not None and b is not None else None  # noqa: E731
+        decided_from = max(t for t in (self._vad_stop, self._transcript_at) if t is not None)
+        latency = {
+            "endpointing_ms": round(ms(self._vad_stop, self._last_speech) + max(0.0, ms(self._turn_end, decided_from)), 1),
+            "stt_ms": ms(self._transcript_at, self._vad_stop) if self._transcript_at else None,
+            "llm_first_token_ms": ms(self._llm_first, self._turn_end),
+            "tts_first_audio_ms": ms(self._tts_first, self._llm_first),
+            "total_ms": ms(first_audio, self._last_speech),
+        }
+        self.turns.append(latency)
+        self._bot_speaking_turn = True
+        if self._on_turn:
+            self._on_turn(len(self.turns), latency)
+        self._reset_turn()

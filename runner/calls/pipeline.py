@@ -1,0 +1,139 @@
+"""One call's pipecat pipeline, built from its CallPlan (the pinned agent revision).
+
+transport in (Twilio serializer) -> VAD (shared Silero) -> STT -> user turn aggregation
+-> LLM (streaming, tools) -> TTS (sentence by sentence) -> transport out -> assistant aggregation
+
+Turn-taking: the VAD's silence ends a turn (``turn.vad_stop_secs``); smart-turn is opt-in because
+it is wrong on synthetic speech. Barge-in follows ``pipeline.interruptions``: the caller's speech
+must last ``min_speech_ms`` (and, while the agent talks, ``min_words``) before it interrupts;
+then pipecat cancels the LLM and TTS, drops queued audio and the serializer sends Twilio ``clear``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
+from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import (
+    LLMContextAggregatorPair,
+    LLMUserAggregatorParams,
+)
+from pipecat.processors.audio.vad_processor import VADProcessor
+from pipecat.serializers.twilio import TwilioFrameSerializer
+from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
+from pipecat.turns.user_start import (
+    MinWordsUserTurnStartStrategy,
+    TranscriptionUserTurnStartStrategy,
+    VADUserTurnStartStrategy,
+)
+from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy, TurnAnalyzerUserTurnStopStrategy
+from pipecat.turns.user_turn_strategies import UserTurnStrategies
+
+from cb.plugins.local.vad import vad_analyzer
+
+from . import providers
+from .callplan import CallPlan
+from .observe import CallObserver
+
+SAMPLE_RATE = 8000  # telephone audio end to end: no resampling on the way in or out
+
+
+@dataclass(frozen=True)
+class Stream:
+    """What the Media Streams ``start`` event told us, plus how to hang up over REST."""
+
+    stream_sid: str
+    call_sid: str | None = None
+    account_sid: str | None = None
+    auth_token: str | None = None  # set only for real Twilio calls: enables hang-up over REST
+    api_base_url: str | None = None
+
+
+@dataclass
+class CallPipeline:
+    worker: PipelineWorker
+    transport: FastAPIWebsocketTransport
+    observer: CallObserver
+    user_aggregator: Any
+    context: LLMContext
+
+
+def turn_strategies(spec: dict[str, Any]) -> UserTurnStrategies:
+    pipeline = spec.get("pipeline") or {}
+    turn = pipeline.get("turn") or {}
+    interruptions = pipeline.get("interruptions") or {}
+    enabled = bool(interruptions.get("enabled", True))
+    min_words = int(interruptions.get("min_words", 0))
+    if enabled and min_words > 0:
+        start = [MinWordsUserTurnStartStrategy(min_words=min_words)]
+    else:
+        start = [VADUserTurnStartStrategy(enable_interruptions=enabled),
+                 TranscriptionUserTurnStartStrategy(enable_interruptions=enabled)]
+    if turn.get("smart_turn"):
+        from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+
+        stop = [TurnAnalyzerUserTurnStopStrategy(turn_analyzer=LocalSmartTurnAnalyzerV3())]
+    else:
+        # The VAD's stop_secs already is the silence that ends a turn: wait no longer than that.
+        stop = [SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=0.0)]
+    return UserTurnStrategies(start=start, stop=stop)
+
+
+def vad_for(spec: dict[str, Any]):
+    pipeline = spec.get("pipeline") or {}
+    turn = pipeline.get("turn") or {}
+    interruptions = pipeline.get("interruptions") or {}
+    start = max(float(turn.get("vad_start_secs", 0.2)), int(interruptions.get("min_speech_ms", 200)) / 1000)
+    return vad_analyzer(start_secs=start, stop_secs=float(turn.get("vad_stop_secs", 0.2)))
+
+
+def tools_schema(tools: dict[str, Any]) -> ToolsSchema | None:
+    """The LLM's view of the agent's tools (name -> ToolSpec)."""
+    schemas = [FunctionSchema(name=name, description=spec.description,
+                              properties=dict(spec.parameters.get("properties") or {}),
+                              required=list(spec.parameters.get("required") or []))
+               for name, spec in tools.items()]
+    return ToolsSchema(standard_tools=schemas) if schemas else None
+
+
+def build(plan: CallPlan, websocket: Any, stream: Stream, *, default_profile: str,
+          tools: Any, observer: CallObserver) -> CallPipeline:
+    """Everything for one call; raises providers.ProviderUnavailable when a part cannot be made."""
+    parts = providers.resolve(plan.spec.get("pipeline") or {}, default_profile)
+    audio = providers.CallAudio(SAMPLE_RATE, plan.spec.get("language", "en-US"), plan.spec.get("voice"))
+    stt = providers.create("stt", parts["stt"], audio)
+    llm = providers.create("llm", parts["llm"], audio)
+    tts = providers.create("tts", parts["tts"], audio)
+
+    serializer = TwilioFrameSerializer(
+        stream_sid=stream.stream_sid, call_sid=stream.call_sid, account_sid=stream.account_sid,
+        auth_token=stream.auth_token, base_url=stream.api_base_url,
+        params=TwilioFrameSerializer.InputParams(auto_hang_up=bool(stream.auth_token and stream.call_sid)))
+    transport = FastAPIWebsocketTransport(websocket, FastAPIWebsocketParams(
+        audio_in_enabled=True, audio_out_enabled=True, add_wav_header=False, serializer=serializer,
+        audio_out_10ms_chunks=2,  # 20 ms media messages, Twilio's own framing
+        allowed_origins=[]))
+
+    messages: list[dict[str, Any]] = [{"role": "system", "content": plan.instructions}]
+    schema = tools_schema(tools.tools)
+    context = LLMContext(messages, tools=schema) if schema else LLMContext(messages)
+    for name in tools.tools:
+        llm.register_function(name, tools)  # the executor is pipecat's handler shape
+    phone = plan.spec.get("phone") or {}
+    pair = LLMContextAggregatorPair(context, user_params=LLMUserAggregatorParams(
+        user_turn_strategies=turn_strategies(plan.spec),
+        user_idle_timeout=float(phone.get("silence_timeout_sec", 20))))
+
+    pipeline = Pipeline([transport.input(), VADProcessor(vad_analyzer=vad_for(plan.spec)), stt, pair.user(),
+                         llm, tts, transport.output(), pair.assistant()])
+    worker = PipelineWorker(
+        pipeline, name=plan.call_id, enable_rtvi=False, observers=[observer],
+        idle_timeout_secs=None,  # silence is the agent's silence_timeout_sec, handled by the session
+        params=PipelineParams(audio_in_sample_rate=SAMPLE_RATE, audio_out_sample_rate=SAMPLE_RATE,
+                              enable_metrics=False, send_initial_empty_metrics=False))
+    return CallPipeline(worker, transport, observer, pair.user(), context)

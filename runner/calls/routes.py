@@ -1,0 +1,160 @@
+"""HTTP and WebSocket routes of the call path, mounted by ``install(app, ctx)``.
+
+- POST /twilio/voice: Twilio's voice webhook. Validates X-Twilio-Signature (403 otherwise),
+  routes by ``To`` to the Number's agent, pins the snapshot and answers TwiML
+  ``<Connect><Stream url=wss://…/twilio/stream>`` with the call id as a stream parameter.
+- WS /twilio/stream: Twilio Media Streams; runs the call's pipeline.
+- GET /metrics (Prometheus), GET /readyz (can this runner take a call now?).
+- GET /v1/calls, GET /v1/calls/{id}: call records (bearer token like the rest of /v1).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+from typing import Any
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import quoteattr
+
+from fastapi import FastAPI, HTTPException, Request, WebSocket
+from fastapi.responses import JSONResponse, Response
+
+from .callplan import NotRoutable
+from .metrics import CallMetrics
+from .records import CallRecords
+from .service import CallService, Refused, settings_value
+from .signing import local_token, signed_by
+
+DEFAULT_MAX_CALLS = 25  # DESIGN.md: one process holds ~25 calls cleanly
+DEFAULT_DRAIN_SECS = 30.0
+
+
+def twiml(body: str) -> Response:
+    return Response(f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>',
+                    media_type="application/xml")
+
+
+def stream_twiml(stream_url: str, params: dict[str, str]) -> Response:
+    parameters = "".join(f"<Parameter name={quoteattr(k)} value={quoteattr(v)}/>" for k, v in params.items())
+    return twiml(f"<Connect><Stream url={quoteattr(stream_url)}>{parameters}</Stream></Connect>")
+
+
+def ws_url(base: str) -> str:
+    return "wss://" + base[len("https://"):] if base.startswith("https://") else "ws://" + base.split("://", 1)[1]
+
+
+def install(app: FastAPI, ctx: Any) -> None:
+    settings = ctx.settings
+    metrics = CallMetrics()
+    records = CallRecords.for_store(ctx.store)
+    service = CallService(
+        ctx.store, records, metrics,
+        default_profile=settings_value(settings, "profile", "CB_PROFILE", "local"),
+        max_calls=settings_value(settings, "max_calls", "CB_MAX_CALLS", DEFAULT_MAX_CALLS),
+        drain_secs=settings_value(settings, "drain_secs", "CB_DRAIN_SECS", DEFAULT_DRAIN_SECS))
+    app.state.calls = service
+    local = local_token(settings.state_dir)
+    base = settings.public_base_url
+    ctx.startup.append(service.start)
+    ctx.shutdown.append(service.stop)
+    ctx.store.subscribe(lambda snap: ctx.log.info("serial %d live: new calls use it", snap.serial))
+
+    @app.post("/twilio/voice")
+    async def voice(request: Request) -> Response:
+        # Twilio posts application/x-www-form-urlencoded; parsed here, no multipart library needed.
+        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+        url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        via = signed_by(url, form, request.headers.get("X-Twilio-Signature", ""),
+                        twilio_token=os.environ.get("TWILIO_AUTH_TOKEN"), local=local)
+        if via is None:
+            metrics.webhook_rejected.labels("signature").inc()
+            return Response("invalid X-Twilio-Signature", status_code=403)
+        given = {}
+        if form.get("CbContext"):
+            try:
+                given = json.loads(form["CbContext"])
+            except ValueError:
+                return Response("CbContext must be a JSON object", status_code=400)
+        try:
+            plan = service.admit(to_number=form.get("To"), from_number=form.get("From"),
+                                 direction=form.get("Direction", "inbound").split("-")[0], via=via,
+                                 provider_call_id=form.get("CallSid"), account_sid=form.get("AccountSid"),
+                                 given=given if isinstance(given, dict) else {})
+        except Refused as exc:
+            ctx.log.warning("call to %s refused: %s", form.get("To"), exc.reason)
+            return twiml('<Reject reason="busy"/>')
+        except NotRoutable as exc:
+            metrics.refused.labels("not_routable").inc()
+            ctx.log.warning("call to %s not routable: %s", form.get("To"), exc)
+            return twiml("<Say>This number is not in service.</Say><Hangup/>")
+        return stream_twiml(ws_url(base) + "/twilio/stream",
+                            {"call_id": plan.call_id, "agent": plan.agent, "revision": plan.agent_revision})
+
+    @app.websocket("/twilio/stream")
+    async def stream(websocket: WebSocket) -> None:
+        from .pipeline import Stream
+        from .session import CallSession
+
+        await websocket.accept()
+        start = await _read_start(websocket)
+        pending = service.claim(((start or {}).get("customParameters") or {}).get("call_id", ""))
+        if start is None or pending is None:
+            await websocket.close(code=1008, reason="unknown or expired call")
+            return
+        session = CallSession(pending.plan, records, metrics, default_profile=service.default_profile)
+        service.sessions[pending.plan.call_id] = session
+        real = pending.via == "twilio"
+        try:
+            await session.run(websocket, Stream(
+                stream_sid=start.get("streamSid", ""), call_sid=start.get("callSid"),
+                account_sid=start.get("accountSid") or pending.account_sid,
+                auth_token=os.environ.get("TWILIO_AUTH_TOKEN") if real else None,
+                api_base_url=os.environ.get("TWILIO_API_BASE_URL") or None))
+        finally:
+            service.sessions.pop(pending.plan.call_id, None)
+
+    @app.get("/metrics")
+    def prometheus() -> Response:
+        return Response(metrics.render(), media_type=metrics.content_type)
+
+    @app.get("/readyz")
+    def readyz() -> JSONResponse:
+        ready, why = service.readiness()
+        ready = ready and bool(getattr(ctx, "ready", True))
+        return JSONResponse({"ready": ready, "reason": why if ready or why != "ok" else "starting",
+                             "calls": len(service.sessions), "max_calls": service.max_calls,
+                             "loop_lag_ms": round(service.loop_lag * 1000, 1)}, status_code=200 if ready else 503)
+
+    def auth(request: Request) -> None:
+        token = settings.token
+        given = request.headers.get("Authorization", "")
+        if token and not (given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token.encode())):
+            raise HTTPException(401, "missing or wrong bearer token: set CB_TOKEN (or --token-file) to the runner's token")
+
+    @app.get("/v1/calls")
+    def list_calls(request: Request, limit: int = 50, agent: str | None = None) -> dict[str, Any]:
+        auth(request)
+        return {"calls": [r.to_dict() for r in records.list(limit, agent)]}
+
+    @app.get("/v1/calls/{call_id}")
+    def get_call(call_id: str, request: Request) -> dict[str, Any]:
+        auth(request)
+        record = records.get(call_id)
+        if record is None:
+            raise HTTPException(404, f"no call {call_id}")
+        return record.to_dict()
+
+
+async def _read_start(websocket: WebSocket) -> dict[str, Any] | None:
+    """Skip ``connected``; return the ``start`` event's body (streamSid, callSid, customParameters)."""
+    for _ in range(10):
+        try:
+            message = json.loads(await websocket.receive_text())
+        except Exception:  # noqa: BLE001 - a peer that does not speak the protocol is just closed
+            return None
+        if message.get("event") == "start":
+            body = dict(message.get("start") or {})
+            body.setdefault("streamSid", message.get("streamSid"))
+            return body
+    return None

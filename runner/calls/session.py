@@ -1,0 +1,127 @@
+"""Runs one call: builds its pipeline from the pinned plan, drives it to the end, records it.
+
+Why a call ends is recorded exactly once (the first reason wins): the caller hung up, the agent
+used end_call, the caller was silent for ``phone.silence_timeout_sec``, the call reached
+``phone.max_duration_sec``, the runner shut down, or an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from pipecat.frames.frames import TTSSpeakFrame
+from pipecat.workers.runner import WorkerRunner
+
+from . import hooks, providers
+from .callplan import CallPlan
+from .metrics import CallMetrics
+from .observe import CallObserver
+from .pipeline import Stream, build
+from .records import CallRecords
+from .toolcalls import SessionControl, executor_for
+
+log = logging.getLogger("cb.runner.calls")
+
+
+class CallSession:
+    def __init__(self, plan: CallPlan, records: CallRecords, metrics: CallMetrics, *, default_profile: str):
+        self.plan = plan
+        self.records = records
+        self.metrics = metrics
+        self.default_profile = default_profile
+        self.end_reason: str | None = None
+        self.error: str | None = None
+        self.worker: Any = None
+        self.done = asyncio.Event()
+        self.log = logging.LoggerAdapter(log, {"call_id": plan.call_id, "agent": plan.agent,
+                                                "agent_revision": plan.agent_revision})
+
+    def set_reason(self, reason: str) -> None:
+        if self.end_reason is None:
+            self.end_reason = reason
+
+    async def end(self, reason: str, *, now: bool = False) -> None:
+        """End the call: gracefully (let queued speech play) or, with ``now``, at once."""
+        self.set_reason(reason)
+        if self.worker is None:
+            return
+        if now:
+            await self.worker.cancel(reason=reason)
+        else:
+            await self.worker.stop_when_done()
+
+    async def _say(self, text: str) -> None:
+        if self.worker is not None:
+            await self.worker.queue_frame(TTSSpeakFrame(text))
+
+    def _on_turn(self, turn: int, latency: dict[str, float | None]) -> None:
+        self.log.info("turn %d latency %s", turn, latency)
+        if latency.get("total_ms") is not None:
+            self.metrics.turn_latency.labels(self.plan.agent).observe(latency["total_ms"] / 1000)
+        try:
+            self.records.add_turn(self.plan.call_id, turn, latency)
+        except Exception:  # noqa: BLE001 - a record write must not drop the call
+            self.log.exception("could not record turn latency")
+
+    async def run(self, websocket: Any, stream: Stream) -> None:
+        plan = self.plan
+        observer = CallObserver(on_turn=self._on_turn)
+        tools = executor_for(plan, self._say, SessionControl(self.end, stream.call_sid, bool(stream.auth_token)))
+        status = "failed"
+        self.metrics.active.inc()
+        self.metrics.started.labels(plan.agent).inc()
+        try:
+            try:
+                call = build(plan, websocket, stream, default_profile=self.default_profile,
+                             tools=tools, observer=observer)
+            except providers.ProviderUnavailable as exc:
+                self.error = str(exc)
+                self.set_reason("error")
+                self.log.error("cannot build the pipeline: %s", exc)
+                return
+            self.worker = call.worker
+            await asyncio.to_thread(self.records.started, plan.call_id)
+
+            @call.transport.event_handler("on_client_connected")
+            async def _connected(_transport: Any, _ws: Any) -> None:
+                if plan.greeting:
+                    await call.worker.queue_frame(TTSSpeakFrame(plan.greeting))
+
+            @call.transport.event_handler("on_client_disconnected")
+            async def _disconnected(_transport: Any, _ws: Any) -> None:
+                await self.end("caller_hangup", now=True)
+
+            @call.user_aggregator.event_handler("on_user_turn_idle")
+            async def _idle(_aggregator: Any) -> None:
+                self.log.info("caller silent for %ss: ending", (plan.spec.get("phone") or {}).get("silence_timeout_sec"))
+                await self.end("silence_timeout")
+
+            max_secs = float((plan.spec.get("phone") or {}).get("max_duration_sec", 900))
+            limit = asyncio.get_running_loop().call_later(
+                max_secs, lambda: asyncio.ensure_future(self.end("max_duration", now=True)))
+            runner = WorkerRunner(handle_sigint=False, check_dangling_tasks=False)
+            await runner.add_workers(call.worker)
+            self.log.info("call started: %s -> %s", plan.from_number, plan.to_number)
+            try:
+                await runner.run()
+            finally:
+                limit.cancel()
+            self.set_reason("caller_hangup")  # the stream ended without anyone deciding to end it
+            status = "failed" if self.end_reason == "error" else "completed"
+        except Exception as exc:  # noqa: BLE001 - record the failure, never lose the record
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.set_reason("error")
+            self.log.exception("call failed")
+        finally:
+            self.metrics.active.dec()
+            self.metrics.interruptions.labels(plan.agent).inc(observer.interruptions)
+            self.metrics.ended.labels(plan.agent, status, self.end_reason or "error").inc()
+            await asyncio.to_thread(self.records.finish, plan.call_id, status, self.end_reason or "error",
+                                    observer.transcript, self.error)
+            self.log.info("call ended: %s (%s)", status, self.end_reason)
+            record = await asyncio.to_thread(self.records.get, plan.call_id)
+            await hooks.call_ended(plan, record, {"tool_calls": [r.to_dict() for r in tools.records],
+                                                  "context": plan.context})
+            self.done.set()

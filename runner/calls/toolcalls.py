@@ -1,0 +1,36 @@
+"""The agent's tools for one call: ``cb.runner.tools`` executes them, this wires it to the call.
+
+The executor validates arguments, runs HTTP tools with their timeouts, speaks filler and failure
+phrases, and runs the built-ins through ``CallControl``, which is implemented here: end_call
+ends the call once the goodbye has played; transfer_call redirects a real Twilio call.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable
+
+from cb.config.models import ToolSpec
+from cb.runner.tools import ToolExecutor
+
+from .callplan import CallPlan
+
+
+class SessionControl:
+    def __init__(self, end: Callable[[str], Awaitable[None]], call_sid: str | None, real_twilio: bool):
+        self._end, self._call_sid, self._real = end, call_sid, real_twilio
+
+    async def end_call(self) -> None:
+        await self._end("end_call")
+
+    async def transfer(self, to: str) -> None:
+        if not (self._real and self._call_sid):
+            raise RuntimeError("transfer needs a real Twilio call (this one is local)")
+        from cb.runner.tools.transfer import TwilioTransfer
+
+        await TwilioTransfer.from_env(self._call_sid)(to)
+        await self._end("transferred")
+
+
+def executor_for(plan: CallPlan, say: Callable[[str], Awaitable[Any]], control: SessionControl) -> ToolExecutor:
+    resources = {name: ToolSpec.model_validate(spec) for name, spec in plan.tools.items()}
+    return ToolExecutor.for_agent(list(plan.spec.get("tools") or []), resources, say, control=control)

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from cb.plugins.scripted.script import parse
+from cb.plugins.scripted.server import ScriptedLLMServer
+
+from .harness import Runner, start_runner, write_project
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+pytest.importorskip("faster_whisper", reason="the local stack: pip install 'cb[local]'")
+pytest.importorskip("piper", reason="the local stack: pip install 'cb[local]'")
+
+SCRIPT = {
+    "turns": [
+        {"match": "(?i)bye", "say": "You're welcome. Goodbye!", "tool_calls": [{"name": "end_call"}]},
+        {"say": "Of course. What day would you like to come in?"},
+    ],
+    "default": "Sorry, could you say that again?",
+}
+
+
+@pytest.fixture
+def llm() -> Iterator[ScriptedLLMServer]:
+    with ScriptedLLMServer(parse(SCRIPT)) as server:
+        yield server
+
+
+@pytest.fixture
+def project(tmp_path: Path, llm: ScriptedLLMServer) -> Path:
+    return write_project(tmp_path / "fleet", llm_url=llm.url)
+
+
+@pytest.fixture
+def runner(tmp_path: Path, project: Path) -> Iterator[Runner]:
+    r = start_runner(project, tmp_path / "state")
+    yield r
+    r.stop()

@@ -1,0 +1,47 @@
+"""A whole call through a real runner process: webhook, TwiML, Media Streams WebSocket paced at
+20 ms, Silero VAD, Whisper, the scripted LLM over HTTP, Piper, and back; both sides' ears checked."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from cb.plugins.local.caller import Line, SimulatedCaller
+from cb.runner.calls.records import open_records
+from cb.runner.calls.signing import local_token
+
+pytestmark = pytest.mark.slow
+
+
+def place(runner, lines, **kw):
+    caller = SimulatedCaller(runner.url, local_token(runner.state_dir, create=False), to_number="+14155550100",
+                             lines=lines, **kw)
+    return asyncio.run(caller.run())
+
+
+def words(text: str) -> str:
+    return " ".join("".join(c for c in text.lower() if c.isalnum() or c == " ").split())
+
+
+def test_a_local_call_end_to_end(runner, project, llm):
+    code, out = runner.apply(project)
+    assert code == 0, out
+    result = place(runner, [Line("Hi, I would like to book an appointment."), Line("No thank you, goodbye.")])
+    assert result.refused is None
+    heard = [words(h.text) for h in result.transcript if h.role == "agent"]
+    assert any("thanks for calling bright smile" in h and "how can i help" in h for h in heard), result.transcript
+    assert any("what day would you like" in h for h in heard), result.transcript
+    assert any("goodbye" in h for h in heard), result.transcript
+    assert result.ended_by == "agent"  # end_call hung up after the goodbye was heard
+
+    record = open_records(runner.state_dir).get(result.call_id)
+    assert record.status == "completed" and record.end_reason == "end_call"
+    assert record.agent == "agent.front-desk" and len(record.agent_revision) >= 12
+    said = " ".join(words(t["text"]) for t in record.transcript if t["role"] == "caller")
+    assert "book an appointment" in said and "goodbye" in said
+    assert len(record.turns) == 2 and all(t["total_ms"] > 0 for t in record.turns)
+    # The LLM was sent the rendered instructions, and the caller's words as Whisper heard them.
+    system = llm.requests[0]["messages"][0]
+    assert system == {"role": "system", "content": "You are the front desk of Bright Smile Dental.\n"}
+    assert any(t["function"]["name"] == "end_call" for t in llm.requests[0]["tools"])
