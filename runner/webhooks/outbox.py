@@ -156,8 +156,8 @@ class Outbox:
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
-        self._lock = threading.Lock()
-        with self._lock:
+        self.lock = threading.Lock()
+        with self.lock:
             ensure_schema(conn)
 
     @classmethod
@@ -168,11 +168,11 @@ class Outbox:
         self.conn.close()
 
     def enqueue(self, **kwargs: Any) -> str:
-        with self._lock:
+        with self.lock:
             return enqueue(self.conn, **kwargs)
 
     def _tx(self):
-        return _Transaction(self.conn, self._lock)
+        return _Transaction(self.conn, self.lock)
 
     def claim(self, owner: str, lease_sec: float, limit: int = 1, now: float | None = None) -> list[OutboxRow]:
         """Lease up to ``limit`` due rows: pending and due, or delivering with an expired lease.
@@ -226,13 +226,13 @@ class Outbox:
         return cur.rowcount == 1
 
     def get(self, row_id: str) -> OutboxRow | None:
-        with self._lock:
+        with self.lock:
             r = self.conn.execute(f"SELECT {_COLUMNS} FROM {TABLE} WHERE id=?", (row_id,)).fetchone()
         return OutboxRow(*r) if r else None
 
     def find(self, prefix: str) -> OutboxRow | None:
         """A row by its id or an unambiguous prefix of it (ids are long to type)."""
-        with self._lock:
+        with self.lock:
             rows = self.conn.execute(f"SELECT {_COLUMNS} FROM {TABLE} WHERE id=?", (prefix,)).fetchall()
             if not rows:
                 rows = self.conn.execute(f"SELECT {_COLUMNS} FROM {TABLE} WHERE substr(id, 1, ?)=? LIMIT 2",
@@ -248,12 +248,12 @@ class Outbox:
             where.append("call_id=?")
             args.append(call_id)
         sql = f"SELECT {_COLUMNS} FROM {TABLE}" + (" WHERE " + " AND ".join(where) if where else "")
-        with self._lock:
+        with self.lock:
             rows = self.conn.execute(sql + " ORDER BY created_at DESC LIMIT ?", (*args, limit)).fetchall()
         return [OutboxRow(*r) for r in rows]
 
     def attempts(self, row_id: str) -> list[dict[str, Any]]:
-        with self._lock:
+        with self.lock:
             rows = self.conn.execute(
                 f"SELECT attempt, at, http_status, error, duration_ms FROM {ATTEMPTS_TABLE}"
                 " WHERE outbox_id=? ORDER BY at", (row_id,)).fetchall()

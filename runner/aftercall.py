@@ -1,0 +1,205 @@
+"""After a call ends: owe its webhook, fill its returns, store its outcome, release the webhook.
+
+Registered as a call-ended hook (``cb.runner.calls.hooks.CALL_ENDED``); the hook returns at
+once and the work runs as a task, so nothing here delays the call path. Order matters for
+durability: the webhook is owed (a *held* outbox row) before the slow part, returns extraction,
+starts; a runner that dies during extraction still delivers the webhook, with returns null and
+an error that says why. See ``install`` for wiring it into the runner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from . import outcomes
+from .returns import ReturnsOutcome, extract_returns
+from .webhooks import Outbox, ToolCallSummary, WebhookPayload
+from .webhooks.outbox import connect
+
+log = logging.getLogger("cb.runner.aftercall")
+
+#: How long a held webhook waits for returns extraction before it is sent without them.
+HOLD_SEC = 300.0
+
+LLMFactory = Callable[[Any], tuple[Any, str]]  # plan -> (openai.AsyncOpenAI, model)
+
+
+def _seconds(start: str | None, end: str | None) -> float:
+    if not start or not end:
+        return 0.0
+    return max(0.0, round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 3))
+
+
+def _tool_records(extras: Mapping[str, Any]) -> list[dict[str, Any]]:
+    records = extras.get("tool_records")
+    if records is None and extras.get("tools") is not None:
+        records = getattr(extras["tools"], "records", None)
+    if records is None:  # only what the observer saw: names, not outcomes
+        return [{"name": c.get("name"), "arguments": c.get("arguments", {}), "ok": bool(c.get("ok", False)),
+                 "status": c.get("status", "unrecorded")} for c in extras.get("tool_calls") or []]
+    return [r.to_dict() if hasattr(r, "to_dict") else dict(r) for r in records]
+
+
+def _capture(extras: Mapping[str, Any]) -> dict[str, Any]:
+    capture = extras.get("capture")
+    if capture is not None and hasattr(capture, "close"):
+        capture = capture.close()
+    return dict(capture or {})
+
+
+class AfterCall:
+    def __init__(self, state_dir: str | Path, *, llm_for: LLMFactory | None = None,
+                 return_schemas: Callable[[str], dict[str, Any] | None] | None = None,
+                 media_url: Callable[[str, str], str] | None = None, notify: Callable[[], None] | None = None,
+                 hold_sec: float = HOLD_SEC, max_attempts: int = 3):
+        self.state_dir = Path(state_dir)
+        self.conn = connect(self.state_dir)
+        outcomes.ensure_schema(self.conn)
+        self.outbox = Outbox(self.conn)
+        self.llm_for = llm_for
+        self.return_schemas = return_schemas or (lambda name: None)
+        self.media_url = media_url or (lambda call_id, path: Path(path).resolve().as_uri())
+        self.notify = notify or (lambda: None)
+        self.hold_sec = hold_sec
+        self.max_attempts = max_attempts
+        self.tasks: set[asyncio.Task] = set()
+
+    async def __call__(self, plan: Any, record: Any, extras: Mapping[str, Any]) -> None:
+        task = asyncio.ensure_future(self.process(plan, record, dict(extras)))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Let post-call work in flight finish (runner shutdown); held webhooks cover the rest."""
+        if self.tasks:
+            await asyncio.wait(list(self.tasks), timeout=timeout)
+
+    def schema_for(self, plan: Any, extras: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+        returns = (plan.spec or {}).get("returns")
+        if returns is None:
+            return None, None
+        pinned = extras.get("returns_schema") or getattr(plan, "returns_schema", None)
+        if pinned:
+            return pinned, None
+        if isinstance(returns, dict):
+            return returns.get("schema"), None
+        schema = self.return_schemas(returns)
+        if schema is None:
+            return None, f"return schema {returns!r} is not applied on this runner (cb apply it)"
+        return schema, None
+
+    def _save(self, call_id: str, **fields: Any) -> None:
+        with self.outbox.lock:  # one connection, shared with the outbox: one writer at a time
+            outcomes.save(self.conn, call_id, **fields)
+
+    async def process(self, plan: Any, record: Any, extras: dict[str, Any]) -> dict[str, Any]:
+        call_id = plan.call_id
+        spec = plan.spec or {}
+        status = getattr(record, "status", None) or "failed"
+        event = "call.completed" if status == "completed" else "call.failed"
+        hook = spec.get("webhook") or {}
+        tools = _tool_records(extras)
+        capture = _capture(extras)
+        base = dict(
+            event=event, call_id=call_id, agent=plan.agent, revision=plan.agent_revision, status=status,
+            started_at=getattr(record, "started_at", None), ended_at=getattr(record, "ended_at", None),
+            duration_sec=_seconds(getattr(record, "started_at", None), getattr(record, "ended_at", None)),
+            tool_calls=[ToolCallSummary(name=t["name"], ok=t["ok"], status=t.get("status"),
+                                        latency_ms=t.get("latency_ms")) for t in tools],
+            recording_url=self.media_url(call_id, capture["recording"]) if capture.get("recording") else None,
+            transcript_url=self.media_url(call_id, capture["transcript"]) if capture.get("transcript") else None)
+        schema, schema_error = self.schema_for(plan, extras)
+        held = None
+        if hook.get("url") and event in (hook.get("events") or ["call.completed"]):
+            provisional = WebhookPayload(**base, returns_error=(
+                "the runner stopped before returns were extracted" if schema else schema_error))
+            held = await asyncio.to_thread(
+                self.outbox.enqueue, call_id=call_id, url=hook["url"], payload=provisional, event=event,
+                secret_ref=hook.get("secret"), hold_sec=self.hold_sec if schema else None)
+            self.notify()
+        outcome = ReturnsOutcome(None, schema_error, 0)
+        if schema:
+            outcome = await self._extract(plan, record, schema, capture, tools)
+        await asyncio.to_thread(
+            self._save, call_id, returns=outcome.returns, returns_error=outcome.error,
+            returns_attempts=outcome.attempts, tool_calls=tools, turns=capture.get("turns") or [],
+            recording=capture.get("recording"), transcript=capture.get("transcript"),
+            webhooks=[held] if held else [])
+        payload = WebhookPayload(**base, returns=outcome.returns, returns_error=outcome.error)
+        if held and schema:
+            if not await asyncio.to_thread(self.outbox.release, held, payload):
+                log.warning("call %s: returns were ready after the held webhook was sent", call_id)
+            self.notify()
+        return payload.model_dump()
+
+    async def _extract(self, plan: Any, record: Any, schema: dict[str, Any], capture: dict[str, Any],
+                       tools: list[dict[str, Any]]) -> ReturnsOutcome:
+        turns = capture.get("turns") or [
+            {"speaker": t.get("role") or t.get("speaker"), "text": t.get("text", "")}
+            for t in getattr(record, "transcript", None) or []]
+        try:
+            if self.llm_for is None:
+                raise RuntimeError("no LLM is configured for returns extraction")
+            client, model = self.llm_for(plan)
+        except Exception as exc:  # noqa: BLE001 - the outcome must say why, not crash
+            return ReturnsOutcome(None, f"cannot reach the agent's LLM for returns: {exc}", 0)
+        return await extract_returns(schema, turns, tools, client=client, model=model,
+                                     call_time=getattr(record, "started_at", None) or plan.started,
+                                     max_attempts=self.max_attempts)
+
+
+def _plain(value: Any) -> Any:
+    """A stored (frozen) revision's content as plain dicts and lists, for jsonschema."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def agent_llm(default_profile: str) -> LLMFactory:
+    """The returns LLM is the agent's own LLM: its pipecat service's OpenAI-compatible client."""
+
+    def make(plan: Any) -> tuple[Any, str]:
+        from .calls import providers
+
+        part = providers.resolve(plan.spec.get("pipeline") or {}, default_profile)["llm"]
+        service = providers.create("llm", part, providers.CallAudio())
+        client = getattr(service, "_client", None)
+        if client is None or not hasattr(client, "chat"):
+            raise RuntimeError(f"LLM provider {part.provider!r} has no OpenAI-compatible client")
+        return client, service._settings.model
+
+    return make
+
+
+def install(state_dir: str | Path, *, store: Any = None, default_profile: str = "local",
+            public_url: str | None = None, worker_options: Mapping[str, Any] | None = None):
+    """Wire post-call work and webhook delivery into a runner; returns (after_call, worker).
+
+    The caller starts ``worker.run(stop)`` as a task and, on shutdown, awaits
+    ``after_call.drain()`` then sets ``stop``.
+    """
+    from .calls import hooks
+    from .webhooks.worker import Worker
+
+    worker = Worker(state_dir, **dict(worker_options or {}))
+
+    def return_schemas(name: str) -> dict[str, Any] | None:
+        if store is None:
+            return None
+        rev = store.snapshot().resources.get(f"return_schema.{name}")
+        return _plain(rev.content)["spec"]["schema"] if rev is not None and rev.content else None
+
+    media = None
+    if public_url:
+        base = public_url.rstrip("/")
+        media = lambda call_id, path: f"{base}/v1/calls/{call_id}/{Path(path).name}"  # noqa: E731
+    after = AfterCall(state_dir, llm_for=agent_llm(default_profile), return_schemas=return_schemas,
+                      media_url=media, notify=worker.notify)
+    hooks.CALL_ENDED.append(after)
+    return after, worker
