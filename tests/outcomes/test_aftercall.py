@@ -1,0 +1,118 @@
+"""After a call: returns filled by the scripted LLM, a signed webhook through the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import jsonschema
+import openai
+import pytest
+
+from cb.plugins.scripted.script import parse
+from cb.plugins.scripted.server import ScriptedLLMServer
+from cb.runner import outcomes
+from cb.runner.aftercall import AfterCall
+from cb.runner.tools import ToolCallRecord
+from cb.runner.webhooks import Outbox, WebhookPayload, verify_signature
+from cb.runner.webhooks.worker import Worker
+
+from .test_returns import GOOD, SCHEMA
+
+SECRET = "whsec_aftercall"
+
+
+def plan(url: str, returns=None) -> SimpleNamespace:
+    return SimpleNamespace(
+        call_id="call_abc", agent="agent.front-desk", agent_revision="sha256:4f1c", started="2026-04-27T16:00:00+00:00",
+        spec={"webhook": {"url": url, "secret": "${env:HOOK_SECRET}", "events": ["call.completed"]},
+              "returns": returns if returns is not None else {"schema": SCHEMA}})
+
+
+RECORD = SimpleNamespace(status="completed", started_at="2026-04-27T16:00:00.000+00:00",
+                         ended_at="2026-04-27T16:01:26.000+00:00",
+                         transcript=[{"role": "caller", "text": "Book me Tuesday at ten, I'm Maria Gomez."}])
+TOOL = ToolCallRecord(name="book_appointment", arguments={"slot": GOOD["appointment_at"]}, ok=True, status="ok",
+                      latency_ms=212.4, started_at=0.0, attempts=1, http_status=200, result={"booked": True})
+
+
+@pytest.fixture
+def llm():
+    servers = []
+
+    def make(returns):
+        server = ScriptedLLMServer(parse({"turns": [], "returns": returns})).start()
+        servers.append(server)
+        return lambda _plan: (openai.AsyncOpenAI(base_url=server.url, api_key="x", max_retries=0), "scripted")
+
+    yield make
+    for s in servers:
+        s.stop()
+
+
+def deliver(state, box, row_id):
+    async def go():
+        worker = Worker(state, env={"HOOK_SECRET": SECRET}, poll_sec=0.02)
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        for _ in range(250):
+            if box.get(row_id).status == "delivered":
+                break
+            await asyncio.sleep(0.02)
+        stop.set()
+        await task
+        worker.close()
+    asyncio.run(go())
+
+
+def test_a_completed_call_produces_a_signed_webhook_with_returns_and_tool_calls(tmp_path, receiver, llm):
+    r = receiver([200])
+    rec, tr = tmp_path / "calls/call_abc/recording.wav", tmp_path / "calls/call_abc/transcript.json"
+    after = AfterCall(tmp_path, llm_for=llm([GOOD]))
+
+    async def run():
+        await after(plan(r.url + "/calls"), RECORD, {"tool_records": [TOOL], "capture": {
+            "recording": str(rec), "transcript": str(tr), "turns": [{"speaker": "caller", "text": "hi"}]}})
+        await after.drain()
+    asyncio.run(run())
+
+    box = Outbox.open(tmp_path)
+    [row] = box.list()
+    assert row.status == "pending"
+    deliver(tmp_path, box, row.id)
+    [req] = r.wait_for(1)
+    verify_signature(SECRET, req.body, req.headers["CB-Signature"])
+    body = req.json()
+    jsonschema.validate(body, WebhookPayload.model_json_schema())
+    assert body["returns"] == GOOD and body["returns_error"] is None
+    assert body["tool_calls"] == [{"name": "book_appointment", "ok": True, "status": "ok", "latency_ms": 212.4}]
+    assert body["duration_sec"] == 86 and body["agent"] == "agent.front-desk" and body["revision"] == "sha256:4f1c"
+    assert body["recording_url"] == rec.resolve().as_uri() and body["transcript_url"].endswith("transcript.json")
+    stored = outcomes.get(after.conn, "call_abc")
+    assert stored["returns"] == GOOD and stored["tool_calls"][0]["result"] == {"booked": True}
+    assert stored["webhooks"] == [row.id]
+
+
+def test_returns_that_never_fit_are_null_with_the_error_in_the_webhook(tmp_path, receiver, llm):
+    r = receiver([200])
+    after = AfterCall(tmp_path, llm_for=llm([{"intent": "sales"}]), max_attempts=2)
+    payload = asyncio.run(after.process(plan(r.url), RECORD, {"tool_records": [TOOL]}))
+    assert payload["returns"] is None and "'sales' is not one of" in payload["returns_error"]
+    assert '"returns":null' in Outbox.open(tmp_path).list()[0].body
+
+
+def test_a_named_return_schema_that_is_not_applied_is_reported_not_guessed(tmp_path, receiver):
+    r = receiver([200])
+    after = AfterCall(tmp_path, return_schemas=lambda name: None)
+    payload = asyncio.run(after.process(plan(r.url, returns="front-desk"), RECORD, {}))
+    assert payload["returns"] is None and "return schema 'front-desk' is not applied" in payload["returns_error"]
+    assert Outbox.open(tmp_path).list()[0].status == "pending"
+
+
+def test_an_agent_without_a_webhook_still_keeps_its_outcome(tmp_path, llm):
+    after = AfterCall(tmp_path, llm_for=llm([GOOD]))
+    p = plan("http://127.0.0.1:9/")
+    p.spec.pop("webhook")
+    asyncio.run(after.process(p, RECORD, {"tool_records": [TOOL]}))
+    assert Outbox.open(tmp_path).list() == []
+    assert outcomes.get(after.conn, "call_abc")["returns"] == GOOD
