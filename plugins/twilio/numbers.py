@@ -165,9 +165,15 @@ class TwilioNumbers:
                 creds.secret,
                 creds.account_sid,
                 http_client=TwilioHttpClient(timeout=self.timeout),
-                environment={},  # never let the SDK pick up TWILIO_REGION/EDGE behind our base URL
+                # The SDK falls back to os.environ when given an empty mapping; a marker key keeps
+                # "no environment" meaning exactly that.
+                environment=dict(self._environ) or {"CB_EMPTY_ENVIRONMENT": "1"},
             )
             client.api.base_url = self.api_base_url
+            if self.api_base_url != DEFAULT_BASE_URL:
+                # TWILIO_EDGE / TWILIO_REGION rewrite the host name; behind a chosen base URL that
+                # would send requests somewhere nobody asked for.
+                client.edge = client.region = None
             self._client = client
         return self._client
 

@@ -260,3 +260,15 @@ def test_redaction_catches_a_token_echoed_by_the_server(twilio_fake):
         provider.read(NUMBER)
     assert twilio_fake.auth_token not in str(error.value) and "[redacted]" in str(error.value)
     assert error.value.__cause__ is None and error.value.__suppress_context__
+
+
+def test_region_and_edge_do_not_redirect_a_chosen_base_url(twilio_fake):
+    env = {**twilio_fake.env(), "TWILIO_REGION": "au1", "TWILIO_EDGE": "sydney"}
+    twilio_fake.seed_number(NUMBER)
+    assert TwilioNumbers(environ=env).read(NUMBER) is not None
+
+
+def test_region_and_edge_apply_to_twilios_own_host():
+    env = {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "t", "TWILIO_REGION": "au1", "TWILIO_EDGE": "sydney"}
+    client = TwilioNumbers(environ=env).client
+    assert client.get_hostname("https://api.twilio.com/2010-04-01/x") == "https://api.sydney.au1.twilio.com/2010-04-01/x"
