@@ -13,6 +13,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from tests.fakes.recording_server import RecordingServer
 
 
+@pytest.mark.off_contract
 def test_requests_without_valid_basic_auth_get_twilios_401(twilio_fake):
     url = f"{twilio_fake.base_url}/2010-04-01/Accounts/{twilio_fake.account_sid}/IncomingPhoneNumbers.json"
     with pytest.raises(urllib.error.HTTPError) as error:
@@ -124,6 +125,7 @@ def test_on_call_created_hook_sees_each_call(twilio_fake):
     assert seen == [(call.sid, "+15551230000")]
 
 
+@pytest.mark.off_contract
 def test_invalid_voice_method_is_refused(twilio_fake):
     held = twilio_fake.seed_number("+14155550100")
     with pytest.raises(TwilioRestException) as error:
