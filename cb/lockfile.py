@@ -26,6 +26,8 @@ VOICES: dict[str, tuple[str, str]] = {
     "en_US-joe-medium": ("piper", "en_US-joe-medium"),
     "joe": ("piper", "en_US-joe-medium"),
 }
+#: The TTS plugin a pipeline profile uses when an agent names none.
+PROFILE_TTS = {"local": "piper", "cloud": "cartesia"}
 #: model name -> (provider, id).
 MODELS: dict[str, tuple[str, str]] = {
     "tiny.en": ("whisper", "Systran/faster-whisper-tiny.en"),
@@ -46,18 +48,24 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
-def compute_lock(project: Any) -> dict[str, Any]:
+def compute_lock(project: Any, hashes: dict[str, str] | None = None) -> dict[str, Any]:
+    """The lock for ``project``; ``hashes`` (address -> content hash) saves hashing twice when known."""
     voices: dict[str, Any] = {}
     models: dict[str, Any] = {}
     plugins: dict[str, str] = {"cb": _version("cb")}
     resources: dict[str, str] = {}
     for address, r in project.resources.items():
-        resources[address] = content_hash(r.canonical())
+        resources[address] = hashes[address] if hashes is not None else content_hash(r.canonical())
         spec = r.spec
         if r.kind == "Agent":
             if spec.voice:
-                provider, vid = VOICES.get(spec.voice, (spec.pipeline.tts.provider if spec.pipeline.tts else None, spec.voice))
-                voices[spec.voice] = {"provider": provider, "id": vid}
+                profile = spec.pipeline.profile or project.settings.defaults.profile
+                tts = spec.pipeline.tts.provider if spec.pipeline.tts else PROFILE_TTS.get(profile)
+                if spec.voice in VOICES:
+                    provider, vid = VOICES[spec.voice]
+                    voices[spec.voice] = {"provider": provider, "id": vid}
+                else:
+                    voices[spec.voice] = {"provider": tts, "id": spec.voice, "as_given": True}
             for part in (spec.pipeline.stt, spec.pipeline.llm, spec.pipeline.tts):
                 if part is None:
                     continue

@@ -7,6 +7,7 @@ from typing import Any
 
 from cb import lockfile
 
+from .build import desired_from_project
 from .make import make_plan
 from .model import Plan
 from .render_json import render_json
@@ -22,7 +23,7 @@ class LockMismatch(Exception):
 
 def check_lock(project: Any, locked: bool) -> bool:
     """With ``locked``, fail if cb.lock differs; otherwise write it when it changed. True if written."""
-    new = lockfile.compute_lock(project)
+    new = lockfile.compute_lock(project, {a: d[3] for a, d in desired_from_project(project).items()})
     if locked:
         problems = lockfile.mismatches(lockfile.read(project.root), new)
         if problems:
