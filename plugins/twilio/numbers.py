@@ -84,9 +84,9 @@ class TwilioNumbers:
             settings.get("api_base_url") or self._environ.get("TWILIO_API_BASE_URL") or DEFAULT_BASE_URL
         ).rstrip("/")
         self.country: str | None = settings.get("country")
-        self.timeout = float(settings.get("timeout") or 15.0)
-        self.max_retries = int(settings.get("max_retries", 3))
-        self.retry_delay = float(settings.get("retry_delay", 1.0))
+        self.timeout = _number(settings, "timeout", 15.0, float, minimum=0.1)
+        self.max_retries = _number(settings, "max_retries", 3, int, minimum=0)
+        self.retry_delay = _number(settings, "retry_delay", 1.0, float, minimum=0.0)
         self._credentials: Credentials | None = None
         self._client: Client | None = None
 
@@ -260,6 +260,22 @@ class TwilioNumbers:
                     exc, doing, base_url=self.api_base_url, account_sid=creds.account_sid, attempts=attempt
                 )
                 raise ProviderError(creds.redact(str(error))) from None
+
+
+def _number(settings: Mapping[str, Any], name: str, default: Any, kind: type, *, minimum: float) -> Any:
+    """A numeric setting, or a ProviderError that names it (settings may come from YAML as text)."""
+    raw = settings.get(name)
+    if raw is None:
+        return default
+    try:
+        value = kind(raw)
+    except (TypeError, ValueError):
+        value = None
+    if value is None or value < minimum:
+        raise ProviderError(
+            f"the twilio number provider's `{name}` setting is {raw!r}. Fix: give a number, at least {minimum}."
+        )
+    return value
 
 
 def _national(number: str, country: str) -> str:

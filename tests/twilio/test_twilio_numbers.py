@@ -215,6 +215,17 @@ def test_unknown_setting_is_refused():
         TwilioNumbers(auth_tokn="x")
 
 
+@pytest.mark.parametrize("setting", [{"timeout": "soon"}, {"max_retries": -1}, {"retry_delay": None, "timeout": 0}])
+def test_bad_numeric_setting_is_named(setting):
+    with pytest.raises(ProviderError, match=r"`(timeout|max_retries)` setting is .*Fix: give a number"):
+        TwilioNumbers(**setting)
+
+
+def test_numeric_settings_may_be_text():
+    provider = TwilioNumbers(timeout="2.5", max_retries="1", retry_delay="0")
+    assert (provider.timeout, provider.max_retries, provider.retry_delay) == (2.5, 1, 0.0)
+
+
 def test_unreachable_api_is_a_clear_error(twilio_fake):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
