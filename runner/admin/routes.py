@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hmac
 import json
+import queue
+import threading
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
@@ -74,12 +76,29 @@ def install(app: FastAPI, ctx: Any) -> None:
         engine.check(kw["expect_lineage"], kw["expect_serial"], kw["lock_id"])
         steps = engine.apply_steps(changes, **kw)
         first = next(steps)  # provider loading and the checks happen here, before the 200 goes out
+        events: queue.Queue = queue.Queue()
+
+        def run() -> None:
+            # The apply finishes even if the client goes away: stopping half-way because a CI job
+            # was cancelled would leave a partial apply nobody asked for.
+            try:
+                for event in [first, *steps]:
+                    if event["event"] == "result":
+                        event = {"event": "result", "result": event["result"].to_dict()}
+                    events.put(event)
+            except Exception as exc:  # noqa: BLE001 - reported to the client, logged here
+                ctx.log.exception("apply failed")
+                events.put({"event": "result", "result": {"ok": False, "serial": store.snapshot().serial, "applied": [],
+                                                          "not_applied": [], "failed": {"address": "", "error": repr(exc)}}})
+
+        threading.Thread(target=run, name="cb-apply", daemon=True).start()
 
         def stream():
-            for event in [first, *steps]:
-                if event["event"] == "result":
-                    event = {"event": "result", "result": event["result"].to_dict()}
+            while True:
+                event = events.get()
                 yield json.dumps(event) + "\n"
+                if event["event"] == "result":
+                    return
 
         return StreamingResponse(stream(), media_type="application/x-ndjson")
 
