@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2.utils import missing
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 #: Variables every template may use without declaring them: facts about the call itself.
@@ -18,7 +19,22 @@ BUILTIN_VARIABLES = {
     "now": "the call's start time, ISO 8601",
 }
 
-ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+class CallUndefined(StrictUndefined):
+    """Strict for a name nobody declared (validation reports those), but a missing key of a
+    declared object is empty and falsy: ``{% if customer.first_name %}`` must render for a caller
+    we know nothing about (the object's default is ``{}``)."""
+
+    def _lenient(self) -> bool:
+        return self._undefined_obj is not missing
+
+    def __bool__(self) -> bool:
+        return False if self._lenient() else super().__bool__()
+
+    def __str__(self) -> str:
+        return "" if self._lenient() else super().__str__()
+
+
+ENV = ImmutableSandboxedEnvironment(undefined=CallUndefined, autoescape=False, keep_trailing_newline=True)
 
 
 class TemplateProblem(Exception):
