@@ -42,42 +42,24 @@ import secrets
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
-API_VERSION = "2010-04-01"
+from .twilio_resources import (
+    API_VERSION,
+    call_resource,
+    friendly_number,
+    list_page,
+    new_sid,
+    now_rfc2822,
+    number_resource,
+    offer_resource,
+    twilio_error,
+)
+
 DEFAULT_ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 
 __all__ = ["FakeTwilio", "RecordedRequest", "Failure", "twilio_error", "DEFAULT_ACCOUNT_SID"]
-
-
-def _now() -> str:
-    """RFC 2822, as Twilio writes every date_* field."""
-    return format_datetime(datetime.now(timezone.utc).replace(microsecond=0))
-
-
-def _sid(prefix: str) -> str:
-    return prefix + secrets.token_hex(16)
-
-
-def _friendly(number: str) -> str:
-    """Twilio's default friendly name for a NANP number: (415) 555-0100."""
-    digits = number.lstrip("+")
-    if len(digits) == 11 and digits.startswith("1"):
-        return f"({digits[1:4]}) {digits[4:7]}-{digits[7:]}"
-    return number
-
-
-def twilio_error(status: int, code: int, message: str) -> dict[str, Any]:
-    """A Twilio error body, as the REST API returns it."""
-    return {
-        "code": code,
-        "message": message,
-        "more_info": f"https://www.twilio.com/docs/errors/{code}",
-        "status": status,
-    }
 
 
 @dataclass
@@ -258,7 +240,7 @@ class FakeTwilio:
 
     def add_api_key(self) -> tuple[str, str]:
         """Create an API key (SK sid, secret) that may authenticate instead of the auth token."""
-        sid, secret = _sid("SK"), secrets.token_hex(16)
+        sid, secret = new_sid("SK"), secrets.token_hex(16)
         with self.lock:
             self.api_keys[sid] = secret
         return sid, secret
@@ -277,12 +259,12 @@ class FakeTwilio:
         **fields: Any,
     ) -> dict[str, Any]:
         """Put a number into the account as if it had been bought earlier; returns its JSON."""
-        resource = self._new_number(phone_number, sid=sid)
+        resource = number_resource(self.account_sid, phone_number, sid=sid or new_sid("PN"))
         resource.update(
             voice_url=voice_url,
             voice_method=voice_method,
             status_callback=status_callback,
-            friendly_name=friendly_name if friendly_name is not None else _friendly(phone_number),
+            friendly_name=friendly_name if friendly_name is not None else friendly_number(phone_number),
             **fields,
         )
         with self.lock:
@@ -292,21 +274,7 @@ class FakeTwilio:
     def add_available(self, phone_number: str, country: str = "US", **fields: Any) -> dict[str, Any]:
         """Offer a number for purchase in ``country`` (AvailablePhoneNumbers/{country}/Local)."""
         digits = phone_number.lstrip("+")
-        offer = {
-            "friendly_name": _friendly(phone_number),
-            "phone_number": phone_number,
-            "lata": "722",
-            "locality": "San Francisco",
-            "rate_center": "SNFCSCO",
-            "latitude": 37.77,
-            "longitude": -122.42,
-            "region": "CA",
-            "postal_code": "94103",
-            "iso_country": country,
-            "address_requirements": "none",
-            "beta": False,
-            "capabilities": {"voice": True, "sms": True, "mms": True, "fax": False},
-        }
+        offer = offer_resource(phone_number, country)
         offer.update(fields)
         offer["_digits"] = digits
         with self.lock:
@@ -347,11 +315,11 @@ class FakeTwilio:
         with self.lock:
             call = self.calls[sid]
             call["status"] = status
-            call["date_updated"] = _now()
+            call["date_updated"] = now_rfc2822()
             if status == "in-progress" and not call["start_time"]:
-                call["start_time"] = _now()
+                call["start_time"] = now_rfc2822()
             if status in {"completed", "busy", "failed", "no-answer", "canceled"}:
-                call["end_time"] = _now()
+                call["end_time"] = now_rfc2822()
                 call["duration"] = str(duration if duration is not None else 0)
             return dict(call)
 
@@ -462,46 +430,6 @@ class FakeTwilio:
 
     # ------------------------------------------------------------------ operations: numbers
 
-    def _new_number(self, phone_number: str, sid: str | None = None) -> dict[str, Any]:
-        sid = sid or _sid("PN")
-        now = _now()
-        return {
-            "account_sid": self.account_sid,
-            "address_sid": None,
-            "address_requirements": "none",
-            "api_version": API_VERSION,
-            "beta": False,
-            "capabilities": {"voice": True, "sms": True, "mms": True, "fax": False},
-            "date_created": now,
-            "date_updated": now,
-            "friendly_name": _friendly(phone_number),
-            "identity_sid": None,
-            "phone_number": phone_number,
-            "origin": "twilio",
-            "sid": sid,
-            "sms_application_sid": None,  # the spec's pattern forbids the "" its examples show
-            "sms_fallback_method": "POST",
-            "sms_fallback_url": "",
-            "sms_method": "POST",
-            "sms_url": "",
-            "status_callback": "",
-            "status_callback_method": "POST",
-            "trunk_sid": None,
-            "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/IncomingPhoneNumbers/{sid}.json",
-            "voice_receive_mode": "voice",
-            "voice_application_sid": None,
-            "voice_caller_id_lookup": False,
-            "voice_fallback_method": "POST",
-            "voice_fallback_url": None,
-            "voice_method": "POST",
-            "voice_url": None,
-            "emergency_status": "Inactive",
-            "emergency_address_sid": None,
-            "emergency_address_status": "unregistered",
-            "bundle_sid": None,
-            "status": "in-use",
-        }
-
     def _apply_number_form(self, resource: dict[str, Any], form: dict[str, str]) -> None:
         for name, value in form.items():
             key = _NUMBER_FIELDS.get(name)
@@ -515,7 +443,7 @@ class FakeTwilio:
                 if value and not re.match(r"^https?://", value):
                     raise _ApiError(400, 21502, f"{name} is not a valid URL: {value!r}")
             resource[key] = value
-        resource["date_updated"] = _now()
+        resource["date_updated"] = now_rfc2822()
 
     def _op_list_numbers(self, record: RecordedRequest) -> tuple[int, Any]:
         wanted = record.param("PhoneNumber")
@@ -545,7 +473,7 @@ class FakeTwilio:
         for country in self.available.values():
             if offer in country:
                 country.remove(offer)
-        resource = self._new_number(offer["phone_number"])
+        resource = number_resource(self.account_sid, offer["phone_number"], new_sid("PN"))
         self._apply_number_form(resource, form)
         self.numbers[resource["sid"]] = resource
         return 201, resource
@@ -611,39 +539,9 @@ class FakeTwilio:
         return 201, self.calls[sid]
 
     def _record_call(self, *, to: str, from_: str, direction: str, status: str, held: dict[str, Any] | None) -> str:
-        sid, now = _sid("CA"), _now()
-        call = {
-            "sid": sid,
-            "date_created": now,
-            "date_updated": now,
-            "parent_call_sid": None,
-            "account_sid": self.account_sid,
-            "to": to,
-            "to_formatted": _friendly(to),
-            "from": from_,
-            "from_formatted": _friendly(from_),
-            "phone_number_sid": held["sid"] if held else None,
-            "status": status,
-            "start_time": None,
-            "end_time": None,
-            "duration": None,
-            "price": None,
-            "price_unit": "USD",
-            "direction": direction,
-            "answered_by": None,
-            "api_version": API_VERSION,
-            "forwarded_from": None,
-            "group_sid": None,
-            "caller_name": None,
-            "queue_time": "0",
-            "trunk_sid": None,
-            "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}.json",
-            "subresource_uris": {
-                "notifications": f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}/Notifications.json",
-                "recordings": f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}/Recordings.json",
-                "events": f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}/Events.json",
-            },
-        }
+        sid = new_sid("CA")
+        call = call_resource(self.account_sid, sid, to=to, from_=from_, direction=direction, status=status,
+                             phone_number_sid=held["sid"] if held else None)
         with self.lock:
             self.calls[sid] = call
             self.call_params[sid] = {}
@@ -673,7 +571,7 @@ class FakeTwilio:
             if call["status"] not in {"queued", "ringing", "in-progress"}:
                 raise _ApiError(400, 21220, "Call is not in-progress. Cannot redirect.")
         self.call_updates[sid].append(form)
-        call["date_updated"] = _now()
+        call["date_updated"] = now_rfc2822()
         return 200, call
 
     def _op_delete_call(self, record: RecordedRequest, sid: str) -> tuple[int, Any]:
@@ -719,7 +617,7 @@ def _contains(number: str, pattern: str) -> bool:
 
 
 def _page(record: RecordedRequest, key: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """A Twilio 2010 list page (Page / PageSize paging with next_page_uri)."""
+    """One list page for this request's PageSize / Page, or Twilio's 400 for bad paging values."""
     try:
         size = int(record.param("PageSize") or 50)
         page = int(record.param("Page") or 0)
@@ -727,25 +625,8 @@ def _page(record: RecordedRequest, key: str, rows: list[dict[str, Any]]) -> dict
         raise _ApiError(400, 20001, "Invalid paging parameters: PageSize and Page must be integers") from None
     if not 1 <= size <= 1000 or page < 0:
         raise _ApiError(400, 20001, "PageSize must be between 1 and 1000, Page at least 0")
-    start = page * size
-    chunk = rows[start : start + size]
     keep = {k: v[0] for k, v in record.query.items() if k not in {"Page", "PageSize", "PageToken"}}
-
-    def uri(p: int) -> str:
-        return record.path + "?" + urllib.parse.urlencode({**keep, "PageSize": size, "Page": p})
-
-    has_next = start + size < len(rows)
-    return {
-        key: chunk,
-        "end": start + max(len(chunk) - 1, 0),
-        "first_page_uri": uri(0),
-        "next_page_uri": uri(page + 1) + f"&PageToken=PA{page + 1}" if has_next else None,
-        "page": page,
-        "page_size": size,
-        "previous_page_uri": uri(page - 1) if page > 0 else None,
-        "start": start,
-        "uri": uri(page),
-    }
+    return list_page(record.path, keep, key, rows, size=size, page=page)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -785,18 +666,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "application/json; charset=utf-8")
         for name, value in extra.items():
             self.send_header(name, value)
-        self.send_header("Twilio-Request-Id", _sid("RQ"))
+        self.send_header("Twilio-Request-Id", new_sid("RQ"))
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
 
     do_GET = do_POST = do_DELETE = _serve
-
-
-def iter_fake() -> Iterator[FakeTwilio]:
-    """Start a fake, yield it, stop it: the body of a pytest fixture."""
-    fake = FakeTwilio().start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
