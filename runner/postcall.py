@@ -1,0 +1,66 @@
+"""Runner extension: post-call work, webhook delivery and the call media routes.
+
+Listed in ``cb.runner.app.EXTENSIONS``. It registers ``AfterCall`` as a call-ended hook, runs the
+webhook delivery worker for the runner's lifetime, and serves a call's recording and transcript
+under the admin API's auth (``GET /v1/calls/{id}/recording.wav`` and ``.../transcript.json``),
+which is where the webhook's ``recording_url`` and ``transcript_url`` point.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import os
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse
+
+from .aftercall import install as install_aftercall
+from .outcomes import call_dir
+
+MEDIA = {"recording.wav": "audio/wav", "transcript.json": "application/json"}
+
+
+def install(app: FastAPI, ctx: Any) -> None:
+    settings = ctx.settings
+    profile = getattr(settings, "profile", None) or os.environ.get("CB_PROFILE", "local")
+    after, worker = install_aftercall(settings.state_dir, store=ctx.store, default_profile=profile,
+                                      public_url=settings.public_base_url)
+    stop = asyncio.Event()
+    running: list[asyncio.Task] = []
+
+    async def start() -> None:
+        running.append(asyncio.create_task(worker.run(stop), name="cb-webhooks"))
+
+    async def shutdown() -> None:
+        await after.drain()
+        stop.set()
+        if running:
+            await asyncio.wait(running, timeout=15)
+        worker.close()
+        from .calls import hooks
+
+        if after in hooks.CALL_ENDED:
+            hooks.CALL_ENDED.remove(after)
+
+    ctx.startup.append(start)
+    ctx.shutdown.append(shutdown)
+    app.state.aftercall = after
+
+    def auth(request: Request) -> None:
+        token = settings.token
+        given = request.headers.get("authorization", "")
+        if token and not (given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token.encode())):
+            raise HTTPException(401, "missing or wrong bearer token: set CB_TOKEN (or --token-file) to the runner's token")
+
+    router = APIRouter(prefix="/v1", dependencies=[Depends(auth)])
+
+    @router.get("/calls/{call_id}/{name}")
+    def media(call_id: str, name: str) -> FileResponse:
+        path = call_dir(settings.state_dir, call_id) / name
+        if name not in MEDIA or not call_id.replace("_", "").isalnum() or not path.is_file():
+            raise HTTPException(404, f"no {name} for call {call_id}")
+        return FileResponse(path, media_type=MEDIA[name])
+
+    app.include_router(router)
