@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 from pydantic import ValidationError
 
 from cb.config.models import ADDRESS_PREFIX, KINDS
 from cb.providers.base import ProviderError
 from cb.providers.registry import ProviderRegistry, desired_number, differences
-from cb.state.canonical import content_hash
 from cb.state.errors import StateError
 from cb.state.store import Change, StateStore
 from cb.state.types import Cause, thaw
@@ -140,6 +139,11 @@ class Engine:
                     lock_id: str | None = None) -> Iterator[dict[str, Any]]:
         """Apply, yielding one progress event per resource and finally {"event": "result", ...}."""
         snap = self.store.snapshot()
+        guarded = [c.address for c in changes if c.action == "delete" and c.address in snap.resources
+                   and ((snap.resources[c.address].content or {}).get("spec") or {}).get("lifecycle", {}).get("prevent_destroy")]
+        if guarded:
+            raise StateError(f"refusing to delete {', '.join(guarded)}: lifecycle.prevent_destroy is set on the live "
+                             "revision; nothing was applied")
         external, runner_side = [], []
         for change in changes:
             provider = None
@@ -239,6 +243,3 @@ class Engine:
         finally:
             self.store.release_lock(lock.id)
 
-
-def content_matches(content: dict[str, Any], expected_hash: str) -> bool:
-    return content_hash(content) == expected_hash

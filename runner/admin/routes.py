@@ -20,7 +20,6 @@ from cb.apply.engine import parse_changes
 from cb.providers.base import ProviderError
 from cb.state.audit import verify
 from cb.state.errors import LockHeld, StateError
-from cb.state.store import Change
 from cb.state.types import Cause, SOURCES
 
 API_VERSION = "v1"

@@ -142,3 +142,16 @@ def test_concurrent_admin_lock_requests_one_winner(settings):
         [t.start() for t in threads]
         [t.join() for t in threads]
     assert sorted(codes) == [201] + [423] * 5
+
+
+def test_the_runner_itself_refuses_to_delete_a_prevent_destroy_number(settings):
+    app = create_app(settings, extensions=[])
+    number = {"apiVersion": "cb/v1", "kind": "Number", "metadata": {"name": "main"},
+              "spec": {"number": "+14155550100", "lifecycle": {"prevent_destroy": True}}}
+    with TestClient(app) as client:
+        create = {"changes": [{"address": "number.main", "kind": "Number", "name": "main", "action": "create", "content": number}]}
+        assert '"ok": true' in client.post("/v1/apply", json=create).text
+        delete = {"changes": [{"address": "number.main", "kind": "Number", "name": "main", "action": "delete"}]}
+        res = client.post("/v1/apply", json=delete)
+        assert res.status_code == 400 and "prevent_destroy" in res.json()["error"]
+        assert "number.main" in client.get("/v1/state").json()["resources"]
