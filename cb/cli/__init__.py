@@ -24,6 +24,7 @@ COMMANDS = {
     "audit": "cb.cli.audit:audit",
     "import": "cb.cli.import_:import_",
     "webhooks": "cb.cli.webhooks:webhooks",
+    "calls": "cb.cli.calls:calls",
 }
 
 
