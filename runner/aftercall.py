@@ -45,7 +45,10 @@ def _tool_records(extras: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _capture(extras: Mapping[str, Any]) -> dict[str, Any]:
+    """The call's recording and transcript: a CallCapture among its observers, closed here."""
     capture = extras.get("capture")
+    if capture is None:
+        capture = next((o for o in extras.get("observers") or [] if hasattr(o, "recorder")), None)
     if capture is not None and hasattr(capture, "close"):
         capture = capture.close()
     return dict(capture or {})
@@ -67,6 +70,13 @@ class AfterCall:
         self.hold_sec = hold_sec
         self.max_attempts = max_attempts
         self.tasks: set[asyncio.Task] = set()
+
+    def capture_for(self, plan: Any) -> Any:
+        """A recording and transcript for the call (a pipecat observer), under the state dir."""
+        from .calls.pipeline import SAMPLE_RATE
+        from .capture import CallCapture
+
+        return CallCapture(outcomes.call_dir(self.state_dir, plan.call_id), SAMPLE_RATE)
 
     async def __call__(self, plan: Any, record: Any, extras: Mapping[str, Any]) -> None:
         task = asyncio.ensure_future(self.process(plan, record, dict(extras)))
@@ -202,4 +212,5 @@ def install(state_dir: str | Path, *, store: Any = None, default_profile: str = 
     after = AfterCall(state_dir, llm_for=agent_llm(default_profile), return_schemas=return_schemas,
                       media_url=media, notify=worker.notify)
     hooks.CALL_ENDED.append(after)
+    hooks.CALL_OBSERVERS.append(after.capture_for)
     return after, worker

@@ -43,6 +43,8 @@ def install(app: FastAPI, ctx: Any) -> None:
 
         if after in hooks.CALL_ENDED:
             hooks.CALL_ENDED.remove(after)
+        if after.capture_for in hooks.CALL_OBSERVERS:
+            hooks.CALL_OBSERVERS.remove(after.capture_for)
 
     ctx.startup.append(start)
     ctx.shutdown.append(shutdown)

@@ -13,7 +13,24 @@ from typing import Any, Callable
 
 CALL_ENDED: list[Callable[..., Any]] = []
 
+#: Observers other parts of the runner attach to every call (e.g. the recording), as
+#: ``fn(plan) -> pipecat observer | None``; the call-ended ``extras`` list them as ``observers``.
+CALL_OBSERVERS: list[Callable[[Any], Any]] = []
+
 log = logging.getLogger("cb.runner.calls")
+
+
+def observers_for(plan: Any) -> list[Any]:
+    made = []
+    for make in list(CALL_OBSERVERS):
+        try:
+            observer = make(plan)
+        except Exception:  # noqa: BLE001 - a recording that cannot start must not stop the call
+            log.exception("call observer %r failed for %s", make, plan.call_id)
+            continue
+        if observer is not None:
+            made.append(observer)
+    return made
 
 
 async def call_ended(plan: Any, record: Any, extras: dict[str, Any]) -> None:

@@ -70,6 +70,7 @@ class CallSession:
         observer = CallObserver(on_turn=self._on_turn)
         tools = executor_for(plan, self._say, SessionControl(self.end, stream.call_sid, bool(stream.auth_token)))
         status = "failed"
+        observers = hooks.observers_for(plan)
         self.metrics.active.inc()
         self.metrics.started.labels(plan.agent).inc()
         try:
@@ -82,6 +83,8 @@ class CallSession:
                 self.log.error("cannot build the pipeline: %s", exc)
                 return
             self.worker = call.worker
+            for extra in observers:
+                call.worker.add_observer(extra)
             await asyncio.to_thread(self.records.started, plan.call_id)
 
             @call.transport.event_handler("on_client_connected")
@@ -123,5 +126,5 @@ class CallSession:
             self.log.info("call ended: %s (%s)", status, self.end_reason)
             record = await asyncio.to_thread(self.records.get, plan.call_id)
             await hooks.call_ended(plan, record, {"tool_calls": [r.to_dict() for r in tools.records],
-                                                  "context": plan.context})
+                                                  "context": plan.context, "observers": observers})
             self.done.set()
