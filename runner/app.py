@@ -40,7 +40,8 @@ class Settings:
     state_dir: Path = Path(".cb")
     token: str | None = None
     public_url: str | None = None  # what telephony providers call back; default http://host:port
-    project_dir: Path | None = None  # the project the runner serves (watch mode), if any
+    project_dir: Path | None = None  # the project the runner belongs to
+    watch_dir: Path | None = None  # `--watch DIR`: apply every valid edit under DIR (source watch)
 
     @property
     def public_base_url(self) -> str:
@@ -66,6 +67,7 @@ class RunnerContext:
     startup: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
     shutdown: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
     ready: bool = False
+    watcher: Any = None  # cb.apply.watch.Watcher when --watch is on
 
 
 def _url_host(host: str) -> str:
@@ -144,6 +146,13 @@ def create_app(settings: Settings, extensions: list[str] | None = None) -> FastA
         return JSONResponse(body, status_code=200 if ctx.ready else 503)
 
     install_admin(app, ctx)
+    if settings.watch_dir is not None:
+        from cb.apply.watch import Watcher
+
+        watcher = Watcher(ctx.engine, settings.watch_dir, settings.state_dir)
+        ctx.watcher = watcher
+        ctx.startup.append(watcher.start)
+        ctx.shutdown.append(watcher.stop)
     for target in EXTENSIONS if extensions is None else extensions:
         installer = _load_installer(target)
         if installer is not None:
@@ -152,13 +161,15 @@ def create_app(settings: Settings, extensions: list[str] | None = None) -> FastA
 
 
 def settings_from_env(host: str, port: int, state_dir: str | os.PathLike, token_file: str | None = None,
-                      public_url: str | None = None, project_dir: str | None = None) -> Settings:
+                      public_url: str | None = None, project_dir: str | None = None,
+                      watch_dir: str | None = None) -> Settings:
     token = os.environ.get("CB_TOKEN") or None
     if token_file:
         token = Path(token_file).read_text().strip() or None
     return Settings(host=host, port=port, state_dir=Path(state_dir), token=token,
                     public_url=public_url or os.environ.get("CB_PUBLIC_URL") or None,
-                    project_dir=Path(project_dir) if project_dir else None)
+                    project_dir=Path(project_dir) if project_dir else None,
+                    watch_dir=Path(watch_dir) if watch_dir else None)
 
 
 def serve(settings: Settings) -> None:

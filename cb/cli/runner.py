@@ -12,12 +12,16 @@ from .errors import UserError
               help="State folder (state.db). Default: .cb/ in the project root.")
 @click.option("--token-file", type=click.Path(exists=True, dir_okay=False), help="File holding the bearer token (else CB_TOKEN).")
 @click.option("--public-url", help="Base URL telephony providers reach this runner at (else CB_PUBLIC_URL, else http://HOST:PORT).")
-def runner(host: str, port: int, state_dir: str | None, token_file: str | None, public_url: str | None) -> None:
+@click.option("--watch", "watch_dir", type=click.Path(exists=True, file_okay=False),
+              help="Operator mode: apply every valid edit under DIR at once (source watch); invalid edits are refused.")
+def runner(host: str, port: int, state_dir: str | None, token_file: str | None, public_url: str | None,
+           watch_dir: str | None) -> None:
     """Run the runner: admin API (/v1), GET /healthz, telephony webhooks and calls.
 
     \b
     Examples:
       cb runner
+      cb runner --watch agents
       CB_TOKEN=... cb runner --host 0.0.0.0 --public-url https://calls.example.com
     """
     from pathlib import Path
@@ -26,7 +30,7 @@ def runner(host: str, port: int, state_dir: str | None, token_file: str | None, 
     from cb.runner.app import check_exposure, serve, settings_from_env
 
     root = find_root(Path.cwd()) or Path.cwd()
-    settings = settings_from_env(host, port, state_dir or root / ".cb", token_file, public_url, str(root))
+    settings = settings_from_env(host, port, state_dir or root / ".cb", token_file, public_url, str(root), watch_dir)
     try:
         check_exposure(settings)
     except ValueError as exc:

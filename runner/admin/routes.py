@@ -125,6 +125,11 @@ def install(app: FastAPI, ctx: Any) -> None:
     def revision(address: str, ref: str) -> dict[str, Any]:
         return {"revision": store.revision(address, ref).to_dict()}
 
+    @router.get("/watch")
+    def watch() -> dict[str, Any]:
+        """Watch mode's last outcome: refused edits' diagnostics, for `cb status`."""
+        return {"watch": ctx.watcher.status.to_dict() if ctx.watcher is not None else None}
+
     @router.get("/audit/verify")
     def audit() -> dict[str, Any]:
         return verify(store).to_dict()
