@@ -31,7 +31,7 @@ def apply(planfile: str | None, auto_approve: bool, overwrite_drift: bool, locke
     from cb.apply.run import ApplyFailed, apply_plan
     from cb.cause import applied_by, change_cause
     from cb.plan.model import Plan
-    from cb.plan.workflow import LockMismatch, check_lock, plan_for, render
+    from cb.plan.workflow import LockMismatch, check_lock, check_plan_lock, plan_for, render
 
     project = None
     if planfile:
@@ -41,6 +41,15 @@ def apply(planfile: str | None, auto_approve: bool, overwrite_drift: bool, locke
             raise UserError(f"{planfile}: {exc}") from None
         if message:
             saved.cause["message"] = message
+        if locked:
+            from pathlib import Path
+
+            from cb.config.project import find_root
+
+            try:
+                check_plan_lock(saved, find_root(Path.cwd()))
+            except LockMismatch as exc:
+                raise UserError(str(exc)) from None
     else:
         project = load_valid_project(paths)
         try:

@@ -34,6 +34,18 @@ def check_lock(project: Any, locked: bool) -> bool:
     return lockfile.write_if_changed(project.root, new)
 
 
+def check_plan_lock(plan: Plan, root: Path | None) -> None:
+    """A saved plan under --locked: every resource it changes must have the hash cb.lock records."""
+    lock = lockfile.read(root) if root else None
+    if lock is None:
+        raise LockMismatch("--locked, but there is no cb.lock here; run `cb plan` and commit cb.lock")
+    pinned = lock.get("resources", {})
+    wrong = [c.address for c in plan.pending if c.after_hash is not None and pinned.get(c.address) != c.after_hash]
+    if wrong:
+        raise LockMismatch(f"the saved plan does not match cb.lock (--locked) for: {', '.join(wrong)}; "
+                           "plan again from the committed configuration")
+
+
 def plan_for(project: Any, client: Any, *, overwrite_drift: bool, cause: dict[str, Any]) -> Plan:
     return make_plan(project, client, overwrite_drift=overwrite_drift, cause=cause)
 

@@ -96,6 +96,16 @@ def test_locked_fails_when_config_no_longer_matches_cb_lock(project, cb):
     res = cb("plan", "--locked")
     assert res.exit_code == 1 and "resources.agent.front-desk changed" in res.output
     assert cb("apply", "--locked", "--auto-approve").exit_code == 1
+    project.write_agent("front-desk", "Hello!")
+    assert cb("plan", "--out", "ok.cbplan").exit_code == 0
+    assert cb("apply", "--locked", "ok.cbplan").exit_code == 0
+    project.write_agent("front-desk", "Sneaky")
+    stash = (project.root / "cb.lock").read_text()
+    assert cb("plan", "--out", "sneaky.cbplan").exit_code == 0  # rewrites cb.lock ...
+    (project.root / "cb.lock").write_text(stash)  # ... but the committed one is what CI has
+    res = cb("apply", "--locked", "sneaky.cbplan")
+    assert res.exit_code == 1 and "agent.front-desk" in res.output and "cb.lock" in res.output
+    project.write_agent("front-desk", "Changed without updating cb.lock")
     before = (project.root / "cb.lock").read_text()
     assert cb("plan").exit_code == 0 and (project.root / "cb.lock").read_text() != before
 
