@@ -154,6 +154,10 @@ class Engine:
                 if not self.providers.is_external(provider):
                     provider = None
             (external if provider else runner_side).append((change, provider))
+        if any(c.action != "delete" for c, _ in external) and not getattr(self.providers.settings, "public_url", None):
+            raise StateError("refusing to point numbers at this runner: it has no public URL, and a carrier cannot "
+                             f"call {self.providers.settings.public_base_url}. Start it with --public-url URL "
+                             "(or CB_PUBLIC_URL) at which the provider reaches it; nothing was applied")
         self.check(expect_lineage, expect_serial, lock_id)
 
         done: list[str] = []

@@ -126,3 +126,19 @@ def test_prevent_destroy_refuses_to_release(tw, project, cb):
     res = cb("plan")
     assert res.exit_code == 1 and "prevent_destroy" in res.output and "number.sales-line" in res.output
     assert tw.find_number("+14155550111") is not None
+
+
+@pytest.mark.slow
+def test_numbers_are_never_pointed_at_a_runner_without_a_public_url(tmp_path, project, twilio_fake, monkeypatch):  # noqa: F811
+    twilio_fake.seed_number("+14155550111", voice_url="https://old.example/voice")
+    with open(project.root / "agents" / "shared.yaml", "a") as fh:
+        fh.write(number_doc("sales-line", "+14155550111"))
+    r = start_runner(tmp_path / "private", env={**twilio_fake.env()})
+    try:
+        run = make_cb(r.url, monkeypatch)
+        res = run("apply", "--auto-approve")
+        assert res.exit_code == 1 and "--public-url" in res.output and "nothing was applied" in res.output
+        assert RunnerClient(r.url).state()["serial"] == 0
+        assert twilio_fake.find_number("+14155550111")["voice_url"] == "https://old.example/voice"
+    finally:
+        r.stop()
