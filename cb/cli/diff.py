@@ -23,7 +23,7 @@ def diff(left: str, right: str, runner_url: str | None, token_file: str | None) 
 
     Exit 0 when identical, 2 when they differ (like `diff`), 1 on error.
     """
-    from cb.state.show import diff_text
+    from cb.plan.revisions import diff_text
 
     with connect(runner_url, token_file) as client:
         a = client.revision(*split_ref(left))

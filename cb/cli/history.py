@@ -17,7 +17,7 @@ def history(address: str | None, fmt: str, runner_url: str | None, token_file: s
     ADDRESS (e.g. agent.front-desk) limits it to one resource, following `moved` renames back.
     """
     from cb.plan.redact import redact
-    from cb.state.show import history_text
+    from cb.plan.revisions import history_text
 
     with connect(runner_url, token_file) as client:
         revisions = client.history(address)

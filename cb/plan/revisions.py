@@ -1,12 +1,12 @@
-"""Text renderings of history and revision diffs (shared by `cb history`, `cb diff`, `cb rollback`)."""
+"""Text renderings of history and of the difference between two revisions (`cb history`, `cb diff`)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from cb.plan.diff import field_changes
-from cb.plan.redact import hide, sensitive_path
+from .diff import field_changes
+from .redact import hide, sensitive_path
 
 
 def history_text(revisions: list[dict[str, Any]]) -> str:
