@@ -61,7 +61,7 @@ class CallResult:
 
 class SimulatedCaller:
     def __init__(self, runner_url: str, token: str, *, to_number: str, from_number: str = "+15005550006",
-                 lines: list[Line], context: dict[str, Any] | None = None,
+                 lines: list[Line], context: dict[str, Any] | None = None, agent: str | None = None,
                  on_heard: Callable[[Heard], None] | None = None, agent_gap_ms: int = 700,
                  turn_timeout_secs: float = 20.0, hangup_after_secs: float = 4.0):
         self.url = runner_url.rstrip("/")
@@ -69,6 +69,7 @@ class SimulatedCaller:
         self.to_number, self.from_number = to_number, from_number
         self.lines = lines
         self.context = context
+        self.agent = agent  # route to this agent instead of by number (honoured for local calls only)
         self.on_heard = on_heard
         self.agent_gap = agent_gap_ms / 1000
         self.turn_timeout = turn_timeout_secs
@@ -94,6 +95,8 @@ class SimulatedCaller:
                 "To": self.to_number, "Direction": "inbound", "CallStatus": "ringing", "ApiVersion": "2010-04-01"}
         if self.context:
             form["CbContext"] = json.dumps(self.context)
+        if self.agent:
+            form["CbAgent"] = self.agent
         url = self.url + "/twilio/voice"
         async with httpx.AsyncClient(timeout=30) as client:
             resp = await client.post(url, data=form, headers={"X-Twilio-Signature": sign(url, form, self.token)})
@@ -216,9 +219,12 @@ class SimulatedCaller:
             await self._wait(self._agent_done, self.turn_timeout)
             await asyncio.sleep(line.pause_ms / 1000)
         self._agent_utterances = 0
-        self._heard("caller", line.say)
+        began = time.monotonic()
         self._outbox.extend(frames)
         self._awaiting_response = True
+        if self._transcribing:  # print what the agent said before what the caller says over it
+            await asyncio.gather(*self._transcribing)
+        self._heard("caller", line.say, began)
         await self._wait(lambda: not self._outbox, len(frames) * FRAME_SECS + 5)
 
     async def run(self) -> CallResult:

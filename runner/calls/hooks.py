@@ -1,7 +1,8 @@
 """Where other parts of the runner hear about calls, without the call path knowing them.
 
 ``CALL_ENDED`` functions run after a call's record is final, as ``fn(plan, record, extras)``,
-sync or async; ``extras`` holds ``tool_calls`` and the ``context`` the call ran with. Post-call
+sync or async; ``extras`` holds ``tools`` (the call's ToolExecutor), ``tool_records``, ``turns``
+(per-turn latency) and the ``context`` the call ran with. Post-call
 work (returns extraction, webhooks) registers here. A hook that raises is logged, never fatal.
 """
 

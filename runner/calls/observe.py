@@ -14,6 +14,7 @@ The parts need not add up to the total: the rest is queueing and the transport.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any, Callable
 
@@ -30,6 +31,8 @@ from pipecat.frames.frames import (
     VADUserStoppedSpeakingFrame,
 )
 from pipecat.observers.base_observer import BaseObserver, FramePushed
+
+log = logging.getLogger("cb.runner.calls")
 
 WATCHED = (BotStartedSpeakingFrame, FunctionCallInProgressFrame, InterruptionFrame, LLMTextFrame,
            TranscriptionFrame, TTSAudioRawFrame, TTSTextFrame, UserStoppedSpeakingFrame,
@@ -67,7 +70,12 @@ class CallObserver(BaseObserver):
         if not isinstance(frame, WATCHED) or frame.id in self._seen:
             return
         self._seen.add(frame.id)
-        now = time.monotonic()
+        try:
+            self._observe(frame, time.monotonic())
+        except Exception:  # noqa: BLE001 - bookkeeping must never break the call
+            log.exception("call observer failed on %s", type(frame).__name__)
+
+    def _observe(self, frame: Any, now: float) -> None:
         if isinstance(frame, VADUserStartedSpeakingFrame):
             self._reset_turn()
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
@@ -102,7 +110,9 @@ class CallObserver(BaseObserver):
         decided_from = max(t for t in (self._vad_stop, self._transcript_at) if t is not None)
         latency = {
             "endpointing_ms": round(ms(self._vad_stop, self._last_speech) + max(0.0, ms(self._turn_end, decided_from)), 1),
-            "stt_ms": ms(self._transcript_at, self._vad_stop) if self._transcript_at else None,
+            # A transcript older than the last VAD stop belongs to an earlier segment of the turn.
+            "stt_ms": ms(self._transcript_at, self._vad_stop)
+            if self._transcript_at and self._transcript_at >= self._vad_stop else None,
             "llm_first_token_ms": ms(self._llm_first, self._turn_end),
             "tts_first_audio_ms": ms(self._tts_first, self._llm_first),
             "total_ms": ms(first_audio, self._last_speech),

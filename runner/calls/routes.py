@@ -76,8 +76,10 @@ def install(app: FastAPI, ctx: Any) -> None:
                 given = json.loads(form["CbContext"])
             except ValueError:
                 return Response("CbContext must be a JSON object", status_code=400)
+        # A local caller may name the agent (one without a Number); Twilio routes by number only.
+        agent = "agent." + form["CbAgent"] if via == "local" and form.get("CbAgent") else None
         try:
-            plan = service.admit(to_number=form.get("To"), from_number=form.get("From"),
+            plan = service.admit(agent=agent, to_number=form.get("To"), from_number=form.get("From"),
                                  direction=form.get("Direction", "inbound").split("-")[0], via=via,
                                  provider_call_id=form.get("CallSid"), account_sid=form.get("AccountSid"),
                                  given=given if isinstance(given, dict) else {})

@@ -125,6 +125,6 @@ class CallSession:
                                     observer.transcript, self.error)
             self.log.info("call ended: %s (%s)", status, self.end_reason)
             record = await asyncio.to_thread(self.records.get, plan.call_id)
-            await hooks.call_ended(plan, record, {"tool_calls": [r.to_dict() for r in tools.records],
-                                                  "context": plan.context, "observers": observers})
+            await hooks.call_ended(plan, record, {"tools": tools, "tool_records": list(tools.records),
+                                                  "turns": observer.turns, "context": plan.context, "observers": observers})
             self.done.set()

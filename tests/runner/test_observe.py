@@ -1,0 +1,70 @@
+"""Per-turn latency and the transcript, from the frames a call pushes."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    LLMTextFrame,
+    TranscriptionFrame,
+    TTSAudioRawFrame,
+    TTSTextFrame,
+    UserStoppedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+
+from cb.runner.calls import observe
+
+
+def feed(observer, frames_at, monkeypatch):
+    """Push (t seconds, frame) pairs through the observer on a fake monotonic clock."""
+    async def go():
+        for t, frame in frames_at:
+            monkeypatch.setattr(observe.time, "monotonic", lambda t=t: t)
+            await observer.on_push_frame(SimpleNamespace(frame=frame))
+            await observer.on_push_frame(SimpleNamespace(frame=frame))  # seen twice: counted once
+    asyncio.run(go())
+
+
+def test_a_turn_is_split_into_its_parts(monkeypatch):
+    monkeypatch.setattr(observe.time, "monotonic", lambda: 0.0)
+    turns = []
+    o = observe.CallObserver(on_turn=lambda n, lat: turns.append((n, lat)))
+    feed(o, [
+        (0.5, TTSTextFrame("Hello, how can I help?", aggregated_by="sentence")),
+        (0.6, BotStartedSpeakingFrame()),  # the greeting: not a measured turn
+        (2.0, VADUserStartedSpeakingFrame()),
+        (3.2, VADUserStoppedSpeakingFrame(stop_secs=0.2)),  # caller's last speech at 3.0
+        (3.5, TranscriptionFrame("I need a cleaning.", "", "now")),
+        (3.5, UserStoppedSpeakingFrame()),
+        (3.55, LLMTextFrame("Sure")),
+        (3.65, TTSAudioRawFrame(b"\0" * 320, 8000, 1)),
+        (3.7, BotStartedSpeakingFrame()),
+        (3.8, TTSTextFrame("Sure, when?", aggregated_by="sentence")),
+    ], monkeypatch)
+    assert turns == [(1, {"endpointing_ms": 200.0, "stt_ms": 300.0, "llm_first_token_ms": 50.0,
+                           "tts_first_audio_ms": 100.0, "total_ms": 700.0})]
+    assert [(t["role"], t["text"]) for t in o.transcript] == [
+        ("agent", "Hello, how can I help?"), ("caller", "I need a cleaning."), ("agent", "Sure, when?")]
+
+
+def test_speech_resumed_before_the_agent_answered_starts_the_turn_over(monkeypatch):
+    monkeypatch.setattr(observe.time, "monotonic", lambda: 0.0)
+    o = observe.CallObserver()
+    feed(o, [
+        (1.0, VADUserStoppedSpeakingFrame(stop_secs=0.2)),
+        (1.2, TranscriptionFrame("Hi.", "", "now")),
+        (1.2, UserStoppedSpeakingFrame()),
+        (1.3, VADUserStartedSpeakingFrame()),  # "…I'd like to book" follows
+        (2.5, VADUserStoppedSpeakingFrame(stop_secs=0.2)),
+        (2.9, TranscriptionFrame("I'd like to book.", "", "now")),
+        (2.9, UserStoppedSpeakingFrame()),
+        (3.0, LLMTextFrame("Sure")),
+        (3.1, TTSAudioRawFrame(b"\0" * 320, 8000, 1)),
+        (3.2, BotStartedSpeakingFrame()),
+    ], monkeypatch)
+    assert len(o.turns) == 1 and o.turns[0]["total_ms"] == 900.0 and o.turns[0]["stt_ms"] == 400.0
+    assert o.transcript == [{"role": "caller", "text": "Hi. I'd like to book.", "at_ms": 1200}]
