@@ -25,6 +25,8 @@ COMMANDS = {
     "import": "cb.cli.import_:import_",
     "webhooks": "cb.cli.webhooks:webhooks",
     "calls": "cb.cli.calls:calls",
+    "call": "cb.cli.call:call",
+    "demo": "cb.cli.demo:demo",
 }
 
 
