@@ -75,3 +75,5 @@ def test_done_when_scenario(project, runner, cb):
     res = cb("audit", "verify")
     assert res.exit_code == 1
     assert f"r{victim['id']} (agent.sales)" in res.output and "edited" in res.output
+    offline = cb("audit", "verify", "--state", str(runner.state_dir), "--format", "json")
+    assert offline.exit_code == 1 and f'"broken_at": {victim["id"]}' in offline.output
