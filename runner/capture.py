@@ -43,6 +43,7 @@ class CallCapture(BaseObserver):
         self.recorder = TwoChannelRecorder(self.folder / RECORDING, sample_rate)
         self.recorder.start(t0)
         self.transcript = Transcript(t0=t0)
+        self._vad_start: float | None = None
         self._vad_stop: float | None = None
         self._interrupted = False
 
@@ -60,10 +61,15 @@ class CallCapture(BaseObserver):
             return
         tr = self.transcript
         if isinstance(frame, VADUserStartedSpeakingFrame):
+            self._vad_start = time.monotonic()
             tr.begin("caller")
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._vad_stop = time.monotonic() - float(getattr(frame, "stop_secs", 0.0) or 0.0)
         elif isinstance(frame, TranscriptionFrame):
+            # Words can arrive after their turn was closed (the caller went on talking): they
+            # belong to the speech that started at the last VAD start, not to the moment they came.
+            if "caller" not in tr._open:
+                tr.begin("caller", at=self._vad_start)
             tr.text("caller", frame.text)
         elif isinstance(frame, UserStoppedSpeakingFrame):
             tr.end("caller", at=self._vad_stop)

@@ -6,7 +6,9 @@ while the agent's comes in bursts; each frame is placed at the moment it was hea
 silence fills the gaps, so what the caller said and what the agent said line up when played.
 Audio frames within ``jitter_sec`` of the channel's end are appended as is (no clicks from
 network jitter); a channel that falls more than ``lag_sec`` behind the clock is padded with
-silence so the writer can keep flushing.
+silence so the writer can keep flushing. Audio cannot come from the future: when a burst (frames
+buffered while the pipeline started) would push a channel ahead of the clock, the silence put
+in before it was wrong, and is taken back out while it is still in memory.
 
 Nothing here imports pipecat: the call path feeds raw 16-bit mono PCM and turn events.
 """
@@ -27,7 +29,7 @@ CALLER, AGENT = 0, 1
 
 class TwoChannelRecorder:
     def __init__(self, path: str | Path, sample_rate: int = 16000, *, clock: Callable[[], float] = time.monotonic,
-                 jitter_sec: float = 0.06, lag_sec: float = 0.5):
+                 jitter_sec: float = 0.06, lag_sec: float = 2.0):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.sample_rate = sample_rate
@@ -35,7 +37,7 @@ class TwoChannelRecorder:
         self.t0: float | None = None
         self.jitter = int(jitter_sec * sample_rate)
         self.lag = int(lag_sec * sample_rate)
-        self._pending: list[list[np.ndarray]] = [[], []]  # per channel, not yet written
+        self._pending: list[list[tuple[np.ndarray, bool]]] = [[], []]  # per channel: (samples, is padding)
         self._end = [0, 0]  # samples placed per channel, from t0
         self._written = 0  # stereo frames on disk
         self._wav = wave.open(str(self.path), "wb")
@@ -66,19 +68,36 @@ class TwoChannelRecorder:
         position = int(round((now - self.t0) * self.sample_rate))
         gap = position - self._end[channel]
         if gap > self.jitter:
-            self._place(channel, np.zeros(gap, dtype="<i2"))
+            self._place(channel, np.zeros(gap, dtype="<i2"), padding=True)
         self._place(channel, samples)
+        ahead = self._end[channel] - (position + len(samples))
+        if ahead > self.jitter:
+            self._unpad(channel, ahead)
         self._catch_up(position - self.lag)
         self._flush()
 
-    def _place(self, channel: int, samples: np.ndarray) -> None:
-        self._pending[channel].append(samples)
+    def _place(self, channel: int, samples: np.ndarray, padding: bool = False) -> None:
+        self._pending[channel].append((samples, padding))
         self._end[channel] += len(samples)
+
+    def _unpad(self, channel: int, excess: int) -> None:
+        """Take back up to ``excess`` samples of silence we inserted, latest first."""
+        pending = self._pending[channel]
+        for i in range(len(pending) - 1, -1, -1):
+            if excess <= 0:
+                break
+            samples, padding = pending[i]
+            if not padding:
+                continue
+            cut = min(excess, len(samples))
+            pending[i] = (samples[: len(samples) - cut], True)
+            self._end[channel] -= cut
+            excess -= cut
 
     def _catch_up(self, position: int) -> None:
         for channel in (CALLER, AGENT):
             if position > self._end[channel]:
-                self._place(channel, np.zeros(position - self._end[channel], dtype="<i2"))
+                self._place(channel, np.zeros(position - self._end[channel], dtype="<i2"), padding=True)
 
     def _flush(self) -> None:
         ready = min(self._end) - self._written
@@ -89,9 +108,19 @@ class TwoChannelRecorder:
         self._written += ready
 
     def _take(self, channel: int, count: int) -> np.ndarray:
-        joined = np.concatenate(self._pending[channel]) if self._pending[channel] else np.zeros(0, "<i2")
-        self._pending[channel] = [joined[count:]] if len(joined) > count else []
-        return joined[:count]
+        """The first ``count`` pending samples; what is written can no longer be taken back."""
+        taken, need, pending = [], count, self._pending[channel]
+        while need > 0 and pending:
+            samples, padding = pending[0]
+            if len(samples) <= need:
+                taken.append(samples)
+                pending.pop(0)
+                need -= len(samples)
+            else:
+                taken.append(samples[:need])
+                pending[0] = (samples[need:], padding)
+                need = 0
+        return np.concatenate(taken) if taken else np.zeros(0, "<i2")
 
     def close(self) -> float:
         """Pad the shorter channel, finish the file; return its duration in seconds."""

@@ -38,7 +38,7 @@ SCRIPT = {
     "turns": [
         {"match": "(?i)bye", "say": "You're welcome. Goodbye!", "tool_calls": [{"name": "end_call"}]},
         {"say": "Of course. What day and time would you like, and may I have your name?"},
-        {"say": "", "tool_calls": [{"name": "book_appointment",
+        {"match": "(?i)tuesday|\\bten\\b|\\b10\\b", "say": "", "tool_calls": [{"name": "book_appointment",
                                      "arguments": {"slot": SLOT, "caller_name": "Maria Gomez"}}],
          "after_tool": "You're booked for Tuesday at ten. Anything else?"},
     ],
@@ -54,7 +54,7 @@ spec:
   instructions: You are the front desk of Bright Smile Dental. Book appointments with book_appointment.
   pipeline:
     llm: {{provider: openai, model: scripted, options: {{base_url: "{llm}"}}}}
-    turn: {{vad_stop_secs: 0.3}}
+    turn: {{vad_stop_secs: 0.5}}
   tools: [book_appointment, end_call]
   returns: front-desk
   phone: {{silence_timeout_sec: 30, max_duration_sec: 120}}

@@ -84,3 +84,20 @@ def test_a_transcript_keeps_speaker_times_and_interruptions(tmp_path):
         ("agent", "Of course, what day", 3.5, 4.0, True),
     ]
     assert json.loads(tr.write(tmp_path / "t.json").read_text()) == turns
+
+
+def test_a_backlog_burst_at_the_start_is_placed_when_it_was_spoken_not_after_a_gap(tmp_path):
+    # The caller streamed for 1.2 s before the pipeline read anything: 60 frames arrive at once.
+    rec = TwoChannelRecorder(tmp_path / "rec.wav", RATE)
+    rec.start(at=0.0)
+    speech = tone(440, 0.02)
+    for i in range(60):
+        rec.caller(speech if i == 10 else b"\x00\x00" * FRAME, at=1.2 + i * 0.0001)
+    for i in range(60, 200):  # then in real time
+        rec.caller(speech if i == 150 else b"\x00\x00" * FRAME, at=i * 0.02)
+    rec.agent(tone(880, 0.02), at=3.0)
+    rec.close()
+    left, right = read(tmp_path / "rec.wav")
+    assert len(left) == 4 * RATE, "4 s of call, not 4 s plus the backlog"
+    assert abs(int(np.argmax(np.abs(left) > 0)) - int(0.2 * RATE)) <= FRAME, "the burst is not pushed later"
+    assert loud(left, 2.99, 3.03) > 3000 and loud(right, 2.99, 3.03) > 3000, "both sides stay aligned"
