@@ -134,3 +134,12 @@ def create(kind: str, part: PartSpec, audio: CallAudio) -> Any:
         known = sorted(name for (k, name) in found if k == kind)
         raise ProviderUnavailable(f"no {kind} provider named {part.provider!r}; installed: {', '.join(known) or 'none'}")
     return provider.create(part, audio)
+
+
+def warm_up(profile: str) -> None:
+    """Build (and drop) each part of a profile once, so its shared models are loaded before a call."""
+    for kind, (name, model) in PROFILES[profile].items():
+        create(kind, PartSpec(name, model), CallAudio())
+    from cb.plugins.local.vad import vad_analyzer
+
+    vad_analyzer(0.2, 0.2)

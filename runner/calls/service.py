@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from . import providers
 from .callplan import CallPlan, NotRoutable, plan_call
 from .metrics import CallMetrics
 from .records import CallRecord, CallRecords
@@ -21,7 +22,7 @@ from .records import CallRecord, CallRecords
 log = logging.getLogger("cb.runner.calls")
 
 PENDING_TTL_SECS = 60.0  # a webhook answered but no media stream yet: forget it after this
-LAG_LIMIT_SECS = 0.25  # loop later than this refuses new calls
+LAG_LIMIT_SECS = 0.25  # a loop this late on average (smoothed over ~1 s) refuses new calls
 
 
 @dataclass
@@ -51,10 +52,13 @@ class CallService:
         self.sessions: dict[str, Any] = {}
         self.draining = False
         self.loop_lag = 0.0
+        self.warm = False
         self._lag_task: asyncio.Task | None = None
 
     # ---------------------------------------------------------------- admission
     def readiness(self) -> tuple[bool, str]:
+        if not self.warm:
+            return False, "starting: loading the default profile's models"
         if self.draining:
             return False, "draining: the runner is shutting down"
         if len(self.sessions) + len(self.pending) >= self.max_calls:
@@ -98,13 +102,23 @@ class CallService:
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
         self._lag_task = asyncio.create_task(self._watch_loop_lag(), name="cb-loop-lag")
+        asyncio.create_task(self._warm_up(), name="cb-warm-up")
+
+    async def _warm_up(self) -> None:
+        """Load the default profile's models before the first call, off the event loop."""
+        try:
+            await asyncio.to_thread(providers.warm_up, self.default_profile)
+        except Exception as exc:  # noqa: BLE001 - a call will report the same problem with its agent
+            log.warning("could not preload the %s profile: %s", self.default_profile, exc)
+        self.warm = True
 
     async def _watch_loop_lag(self, period: float = 0.1) -> None:
         loop = asyncio.get_running_loop()
         while True:
             before = loop.time()
             await asyncio.sleep(period)
-            self.loop_lag = max(0.0, loop.time() - before - period)
+            late = max(0.0, loop.time() - before - period)
+            self.loop_lag = 0.8 * self.loop_lag + 0.2 * late  # one slow tick is not overload
             self.metrics.loop_lag.set(self.loop_lag)
 
     async def stop(self) -> None:
