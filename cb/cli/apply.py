@@ -4,7 +4,7 @@ import sys
 
 import click
 
-from .common import connect, load_valid_project, runner_options
+from .common import connect, load_valid_project, runner_options, target
 from .errors import UserError
 
 
@@ -14,7 +14,7 @@ from .errors import UserError
 @click.option("--overwrite-drift", is_flag=True, help="Revert changes made outside git.")
 @click.option("--locked", is_flag=True, help="Fail if the configuration no longer matches cb.lock.")
 @click.option("-m", "--message", help="Why: recorded on every revision this apply makes.")
-@click.option("--paths", "paths", multiple=True, type=click.Path(), help="Config files or folders (default: cb.yaml paths).")
+@click.option("--paths", "paths", multiple=True, type=click.Path(), help="Apply only the resources defined in these files or folders (repeatable).")
 @runner_options
 def apply(planfile: str | None, auto_approve: bool, overwrite_drift: bool, locked: bool, message: str | None,
           paths: tuple[str, ...], runner_url: str | None, token_file: str | None) -> None:
@@ -51,14 +51,17 @@ def apply(planfile: str | None, auto_approve: bool, overwrite_drift: bool, locke
             except LockMismatch as exc:
                 raise UserError(str(exc)) from None
     else:
-        project = load_valid_project(paths)
+        project = load_valid_project()
         try:
             check_lock(project, locked)
         except LockMismatch as exc:
             raise UserError(str(exc)) from None
+        if paths:
+            project = target(project, paths)
     with connect(runner_url, token_file, project) as client:
         if planfile is None:
-            saved = plan_for(project, client, overwrite_drift=overwrite_drift, cause=change_cause(project.root, message))
+            saved = plan_for(project, client, overwrite_drift=overwrite_drift, cause=change_cause(project.root, message),
+                             targeted=bool(paths))
             if saved.errors:
                 raise UserError("cannot plan:\n  " + "\n  ".join(saved.errors))
             click.echo(render(saved, "text"))

@@ -20,12 +20,14 @@ def runner_options(f: Callable) -> Callable:
     return f
 
 
-def load_valid_project(paths: tuple[str, ...] = ()) -> Any:
-    """The project, or exit 1 printing every diagnostic: nothing is planned from invalid config."""
+def load_valid_project() -> Any:
+    """The whole project, or exit 1 printing every diagnostic: nothing is planned from invalid config.
+
+    Always the whole project, also for a targeted plan: references across files must resolve."""
     from cb.config.diagnostics import render_text
     from cb.config.project import load_project
 
-    project, diags = load_project(list(paths) or None)
+    project, diags = load_project(None)
     if any(d.severity == "error" for d in diags):
         click.echo(render_text(diags, len(project.files), len(project.resources)), err=True)
         raise UserError("the configuration has errors (above); nothing was planned. Fix them and run again")
@@ -49,3 +51,22 @@ def connect(runner_url: str | None, token_file: str | None, project: Any = None)
         raise UserError(str(exc)) from None
     finally:
         client.close()
+
+
+def target(project: Any, paths: tuple[str, ...]) -> Any:
+    """The project narrowed to the resources defined in ``paths`` (files or folders)."""
+    import dataclasses
+
+    wanted = [Path(p).resolve() for p in paths]
+    missing = [p for p, w in zip(paths, wanted) if not w.exists()]
+    if missing:
+        raise UserError(f"no such file or folder: {', '.join(missing)}")
+
+    def inside(file: str) -> bool:
+        f = Path(file).resolve()
+        return any(f == w or w in f.parents for w in wanted)
+
+    chosen = {a: r for a, r in project.resources.items() if inside(r.file)}
+    if not chosen:
+        raise UserError(f"no resources of the project are defined in {', '.join(paths)}")
+    return dataclasses.replace(project, resources=chosen)

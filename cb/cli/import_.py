@@ -8,9 +8,8 @@ from .errors import UserError
 
 @click.command("import")
 @click.argument("address")
-@click.option("--paths", "paths", multiple=True, type=click.Path(), help="Config files or folders (default: cb.yaml paths).")
 @runner_options
-def import_(address: str, paths: tuple[str, ...], runner_url: str | None, token_file: str | None) -> None:
+def import_(address: str, runner_url: str | None, token_file: str | None) -> None:
     """Adopt an existing resource (e.g. a number the Twilio account already holds) into state.
 
     The document for ADDRESS must be in the configuration. Nothing at the provider changes;
@@ -18,7 +17,7 @@ def import_(address: str, paths: tuple[str, ...], runner_url: str | None, token_
     """
     from cb.cause import applied_by, change_cause
 
-    project = load_valid_project(paths)
+    project = load_valid_project()
     resource = project.resources.get(address)
     if resource is None:
         raise UserError(f"{address} is not in the configuration; add its document first, then import it")

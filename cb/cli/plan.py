@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import click
 
-from .common import connect, load_valid_project, runner_options
+from .common import connect, load_valid_project, runner_options, target
 from .errors import EXIT_CHANGES, EXIT_OK, UserError
 
 
 @click.command()
-@click.argument("paths", nargs=-1, type=click.Path())
+@click.argument("paths", nargs=-1, type=click.Path())  # a targeted plan: only resources defined there
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
               help="markdown is sized for a pull-request comment.")
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Save the plan for `cb apply FILE`.")
@@ -20,23 +20,29 @@ def plan(paths: tuple[str, ...], fmt: str, out: str | None, detailed_exitcode: b
          locked: bool, message: str | None, runner_url: str | None, token_file: str | None) -> None:
     """Show what applying the configuration would change on the runner and the number providers.
 
+    PATHS (files or folders) target the plan at the resources defined there; nothing else is
+    changed or deleted. The whole project is still validated.
+
     \b
     Examples:
       cb plan
       cb plan --format markdown > plan.md
       cb plan --out plan.cbplan --detailed-exitcode
+      cb plan agents/front-desk.yaml
     """
     from cb.cause import change_cause
     from cb.plan.workflow import LockMismatch, check_lock, plan_for, render, save
 
-    project = load_valid_project(paths)
+    project = load_valid_project()
     try:
         check_lock(project, locked)
     except LockMismatch as exc:
         raise UserError(str(exc)) from None
+    if paths:
+        project = target(project, paths)
     with connect(runner_url, token_file, project) as client:
         result = plan_for(project, client, overwrite_drift=overwrite_drift,
-                          cause=change_cause(project.root, message))
+                          cause=change_cause(project.root, message), targeted=bool(paths))
     if result.errors:
         raise UserError("cannot plan:\n  " + "\n  ".join(result.errors))
     click.echo(render(result, fmt))

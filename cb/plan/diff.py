@@ -68,9 +68,11 @@ def compute(desired: Mapping[str, tuple[str, str, dict[str, Any], str]],
             contents: Callable[[list[str]], Mapping[str, Any]],
             observed: Mapping[str, Mapping[str, Any]] | None = None,
             moved: Iterable[tuple[str, str]] = (),
-            overwrite_drift: bool = False) -> tuple[list[ResourceChange], list[str]]:
+            overwrite_drift: bool = False, targeted: bool = False) -> tuple[list[ResourceChange], list[str]]:
     """``desired``: address -> (kind, name, content, hash). ``live``: address -> revision metadata
-    (kind, name, hash, source, applied_by, applied_at, cause, id). Returns (changes, errors)."""
+    (kind, name, hash, source, applied_by, applied_at, cause, id). ``targeted``: the desired set is
+    only some files (an operator applying one agent), so nothing outside it is deleted.
+    Returns (changes, errors)."""
     observed = observed or {}
     errors: list[str] = []
     renames = {}
@@ -96,7 +98,7 @@ def compute(desired: Mapping[str, tuple[str, str, dict[str, Any], str]],
             changes.append(ResourceChange(address, kind, name, ["no-op"] if same else ["update"], None, content,
                                           meta["hash"], hash_, drift=drift))
     for address, meta in live.items():
-        if address in desired or address in consumed:
+        if address in desired or address in consumed or targeted:
             continue
         changes.append(ResourceChange(address, meta["kind"], meta["name"], ["delete"], None, None, meta["hash"], None,
                                       drift=_drift_of(meta, observed.get(address))))

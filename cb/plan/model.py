@@ -54,6 +54,7 @@ class Plan:
     overwrite_drift: bool = False
     cause: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    targeted: bool = False  # made from some files only: resources outside them are left alone
     format_version: str = FORMAT_VERSION
 
     @property

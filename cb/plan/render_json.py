@@ -28,7 +28,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         changes.append(entry)
     return {"format_version": plan.format_version, "lineage": plan.lineage, "serial": plan.serial,
             "created_at": plan.created_at, "project": plan.project, "runner": plan.runner,
-            "has_changes": plan.has_changes, "summary": plan.counts(), "cause": plan.cause,
+            "has_changes": plan.has_changes, "targeted": plan.targeted, "summary": plan.counts(), "cause": plan.cause,
             "errors": plan.errors, "resource_changes": changes}
 
 

@@ -85,6 +85,8 @@ def drift_line(c: ResourceChange) -> str:
 
 def render_text(plan: Plan, verbose_noop: bool = False) -> str:
     lines = [f"Runner {plan.runner} · state serial {plan.serial} · lineage {plan.lineage}", ""]
+    if plan.targeted:
+        lines[-1:] = ["Targeted: only the resources in the given files; nothing else is deleted.", ""]
     for c in plan.changes:
         if c.actions == ["no-op"] and not c.drift and not verbose_noop:
             continue
@@ -102,7 +104,7 @@ def render_text(plan: Plan, verbose_noop: bool = False) -> str:
             lines.append(f"    {c.skipped}")
         if not c.skipped:
             lines += change_lines(c)
-    if len(lines) == 2:
+    if len(lines) == (4 if plan.targeted else 2):
         lines.append("No changes. The runner matches the configuration.")
     lines += ["", summary(plan)]
     return "\n".join(lines)

@@ -46,8 +46,8 @@ def check_plan_lock(plan: Plan, root: Path | None) -> None:
                            "plan again from the committed configuration")
 
 
-def plan_for(project: Any, client: Any, *, overwrite_drift: bool, cause: dict[str, Any]) -> Plan:
-    return make_plan(project, client, overwrite_drift=overwrite_drift, cause=cause)
+def plan_for(project: Any, client: Any, *, overwrite_drift: bool, cause: dict[str, Any], targeted: bool = False) -> Plan:
+    return make_plan(project, client, overwrite_drift=overwrite_drift, cause=cause, targeted=targeted)
 
 
 def render(plan: Plan, fmt: str) -> str:

@@ -194,3 +194,19 @@ def test_token_auth_and_loopback_rule(tmp_path, project, monkeypatch):
                          capture_output=True, text=True, timeout=60, env={k: v for k, v in os.environ.items() if k != "CB_TOKEN"})
     assert out.returncode == 1 and "refusing to listen on 0.0.0.0 without a token" in out.stderr
     assert not Path(tmp_path / "s" / "state.db").exists()
+
+
+def test_a_targeted_apply_changes_one_agent_and_deletes_nothing(project, cb, runner):
+    assert cb("apply", "--auto-approve").exit_code == 0
+    project.write_agent("front-desk", "Only this one")
+    project.write_agent("sales", "Not yet")
+    (project.root / "agents" / "shared.yaml").write_text(
+        (project.root / "agents" / "shared.yaml").read_text().replace("Look something up.", "Look it up."))
+    res = cb("plan", "agents/front-desk.yaml")
+    assert res.exit_code == 0 and "Targeted" in res.output
+    assert "agent.front-desk  update" in res.output and "sales" not in res.output and "tool.lookup" not in res.output
+    res = cb("apply", "--auto-approve", "--paths", "agents/front-desk.yaml")
+    assert res.exit_code == 0 and "1 changed" in res.output
+    state = RunnerClient(runner.url).state()
+    assert "agent.sales" not in state["resources"] and "tool.lookup" in state["resources"]
+    assert cb("plan", "agents/nope.yaml").exit_code == 1
