@@ -1,0 +1,116 @@
+"""Section 3: how many simultaneous calls one runner process holds on this machine.
+
+Every step starts a fresh runner (scripted providers at published latencies, the local Silero VAD,
+the Twilio serializer) and places N calls at once, ramped over a few seconds, each speaking a few
+turns. A step passes when every call got through, turn-latency p95 is within 1.5x of the one-call
+figure measured first in the same run, and the agent's outbound frames keep their 20 ms pacing
+(arrival jitter p99 < 20 ms). The answer is the largest N that passed. Steps stop at the first
+failure or when the time budget is spent.
+
+Beside each step: the runner's CPU (share of one core), the runner's event-loop lag (sampled from
+/readyz), and the benchmark caller's own CPU and send lateness: the callers share the two cores, so
+they are part of the load and of the noise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import time
+from typing import Any
+
+import httpx
+
+from . import analyse
+from .place import place_many, run
+from .stack import Stack
+from .turns import stack_for, turn_steps
+
+P95_RATIO, JITTER_P99_MS = 1.5, 20.0
+FULL_STEPS = (1, 10, 25, 50, 75, 100, 150, 200)
+QUICK_STEPS = (1, 10, 25)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def sample_lag(url: str, until: asyncio.Event, out: list[float]) -> None:
+    async with httpx.AsyncClient(timeout=2) as client:
+        while not until.is_set():
+            try:
+                out.append(float((await client.get(url + "/readyz")).json().get("loop_lag_ms") or 0))
+            except (httpx.HTTPError, ValueError):
+                pass
+            await asyncio.sleep(1.0)
+
+
+def step(n: int, turns: int, profile: str, env: dict[str, str]) -> dict[str, Any]:
+    env = {"CB_MAX_CALLS": str(n + 10), **env}
+    with stack_for(profile, env=env) as stack:
+        lag: list[float] = []
+
+        async def go():
+            done = asyncio.Event()
+            sampler = asyncio.create_task(sample_lag(stack.url, done, lag))
+            try:
+                return await place_many(stack, n, lambda i: turn_steps(turns), stagger_s=min(0.05, 5.0 / n))
+            finally:
+                done.set()
+                await sampler
+
+        cpu0, me0, t0 = cpu_seconds(stack.runner_pid), resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+        traces = run(go())
+        wall = time.monotonic() - t0
+        cpu1, me1 = cpu_seconds(stack.runner_pid), resource.getrusage(resource.RUSAGE_SELF)
+    totals, jitters, send_lag = [], [], []
+    for trace in traces:
+        totals += [r["total_ms"] for r in analyse.turns(trace, None)]
+        jitters += analyse.jitter(trace)
+        send_lag += [x * 1000 for x in trace.send_lag]
+    failed = [t.error or t.refused for t in traces if t.error or t.refused]
+    return {"calls": n, "turns": len([t for t in totals if t is not None]), "failed_calls": len(failed),
+            "failures": sorted(set(failed))[:5], "total_ms": analyse.summary(totals),
+            "jitter_ms": analyse.summary(jitters), "wall_s": round(wall, 1),
+            "runner_cpu_pct": round(100 * (cpu1 - cpu0) / wall, 1),
+            "caller_cpu_pct": round(100 * ((me1.ru_utime + me1.ru_stime) - (me0.ru_utime + me0.ru_stime)) / wall, 1),
+            "caller_send_lag_ms": analyse.summary(send_lag), "runner_loop_lag_ms": analyse.summary(lag)}
+
+
+def judge(row: dict[str, Any], base_p95: float | None) -> dict[str, Any]:
+    p95 = row["total_ms"].get("p95")
+    jit = row["jitter_ms"].get("p99")
+    why = []
+    if row["failed_calls"]:
+        why.append(f"{row['failed_calls']} call(s) failed")
+    if p95 is None or base_p95 is None or p95 > P95_RATIO * base_p95:
+        why.append(f"turn p95 {p95} ms > {P95_RATIO}x {base_p95} ms")
+    if jit is None or jit >= JITTER_P99_MS:
+        why.append(f"jitter p99 {jit} ms >= {JITTER_P99_MS} ms")
+    return {"passed": not why, "why": why}
+
+
+def main(quick: bool = False, steps: tuple[int, ...] | None = None, budget_s: float | None = None,
+         profile: str = "b", env: dict[str, str] | None = None, log=print) -> dict[str, Any]:
+    steps = steps or (QUICK_STEPS if quick else FULL_STEPS)
+    budget_s = budget_s or (120 if quick else 600)
+    turns = 2 if quick else 3
+    started, rows, base_p95, held = time.monotonic(), [], None, 0
+    for n in steps:
+        if time.monotonic() - started > budget_s:
+            log(f"  concurrency: time budget {budget_s:.0f} s spent; stopping before N={n}")
+            break
+        row = step(n, turns, profile, env or {})
+        if base_p95 is None:
+            base_p95 = row["total_ms"].get("p95")
+        row["judged"] = judge(row, base_p95)
+        rows.append(row)
+        log(f"  N={n:<4} turn p95 {row['total_ms'].get('p95')} ms, jitter p99 {row['jitter_ms'].get('p99')} ms, "
+            f"runner cpu {row['runner_cpu_pct']}%, {'ok' if row['judged']['passed'] else 'FAIL: ' + '; '.join(row['judged']['why'])}")
+        if not row["judged"]["passed"]:
+            break
+        held = n
+    return {"profile": profile, "turns_per_call": turns, "single_call_p95_ms": base_p95, "max_calls_held": held,
+            "target": 100, "met": held >= 100, "steps": rows, "env": env or {}}
