@@ -50,25 +50,37 @@ def render_markdown(plan: Plan) -> str:
     table = ["| address | change | fields |", "|---|---|---|", *[_row(c) for c in shown_changes]]
     details = {c.address: _details(c) for c in shown_changes if visible_fields(c) and not c.skipped}
 
+    def wrap(address: str, text: str) -> str:
+        return f"<details><summary><code>{address}</code></summary>\n\n{text}\n\n</details>"
+
     def assemble(detail_of: dict[str, str], rows: list[str]) -> str:
         body = head + (["**Changed outside git (drift):**", *drift, ""] if drift else []) + rows + [""]
-        for address, text in detail_of.items():
-            body += [f"<details><summary><code>{address}</code></summary>", "", text, "", "</details>"]
+        body += [wrap(address, text) for address, text in detail_of.items()]
         return "\n".join(body) + "\n"
 
-    out = assemble(details, table)
-    # Summarise the biggest details first until the comment fits.
-    for address in sorted(details, key=lambda a: -len(details[a])):
-        if len(out) <= LIMIT:
-            return out
-        n = next(c for c in shown_changes if c.address == address)
-        details[address] = f"_{len(n.fields)} field changes, too long for a comment: run `cb plan` to see them._"
-        out = assemble(details, table)
-    if len(out) <= LIMIT:
-        return out
-    details = {}
-    rows = list(table)
-    while len(assemble({}, rows + ["| … | … | … |"])) > LIMIT:
-        rows = rows[: max(2, len(rows) - max(1, len(rows) // 10))]
+    # Sizes are kept as running totals so that summarising thousands of changes stays linear.
+    base = len(assemble({}, table))
+    size = {a: len(wrap(a, t)) + 1 for a, t in details.items()}
+    total = base + sum(size.values())
+    by_change = {c.address: c for c in shown_changes}
+    for address in sorted(details, key=lambda a: -size[a]):  # summarise the biggest first
+        if total <= LIMIT:
+            break
+        details[address] = f"_{len(by_change[address].fields)} field changes, too long for a comment: run `cb plan` to see them._"
+        new = len(wrap(address, details[address])) + 1
+        total += new - size[address]
+        size[address] = new
+    if total <= LIMIT:
+        return assemble(details, table)
+    # Still too long: drop the details, then cut the table.
+    rows, used = table[:2], base - sum(len(r) + 1 for r in table[2:])
+    budget = LIMIT - used - 200
+    for row in table[2:]:
+        if budget - (len(row) + 1) < 0:
+            break
+        rows.append(row)
+        budget -= len(row) + 1
     left = len(table) - len(rows)
-    return assemble({}, rows + [f"| … and {left} more | run `cb plan` for all | |"])
+    if left:
+        rows.append(f"| … and {left} more | run `cb plan` for all | |")
+    return assemble({}, rows)

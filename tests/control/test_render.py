@@ -59,3 +59,22 @@ def test_plan_file_round_trips():
     plan = sample_plan()
     again = Plan.loads(plan.dumps())
     assert again == plan
+
+
+def test_markdown_summarises_the_biggest_diffs_first():
+    from cb.plan.model import FieldChange
+
+    plan = sample_plan()
+    big = plan.changes[0]
+    changes = []
+    for n in range(20):
+        prompt = "".join(f"-old line {i}\n+new line {i}\n" for i in range(150 + n))
+        fields = [FieldChange("spec.instructions", "a\nb", "c\nd", f"--- a\n+++ b\n{prompt}"),
+                  FieldChange("spec.greeting", "Hi", f"Hello {n}")]
+        changes.append(type(big)(**{**big.__dict__, "address": f"agent.p{n:02d}", "fields": fields}))
+    out = render_markdown(Plan(**{**plan.__dict__, "changes": changes}))
+    assert len(out) <= LIMIT
+    assert all(f"`agent.p{n:02d}`" in out for n in range(20))  # every change still listed
+    assert "too long for a comment" in out
+    assert "old line 3" in out  # the smaller diffs are kept in full
+    assert out.index("<code>agent.p00</code>") < out.index("<code>agent.p19</code>")
