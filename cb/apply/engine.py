@@ -24,6 +24,8 @@ from cb.state.errors import StateError
 from cb.state.store import Change, StateStore
 from cb.state.types import Cause, thaw
 
+from .references import dangling
+
 log = logging.getLogger("cb.apply")
 
 ACTIONS = ("create", "update", "delete", "move")
@@ -144,6 +146,9 @@ class Engine:
         if guarded:
             raise StateError(f"refusing to delete {', '.join(guarded)}: lifecycle.prevent_destroy is set on the live "
                              "revision; nothing was applied")
+        problems = dangling(snap.resources, changes)
+        if problems:
+            raise StateError("the change set was refused, nothing was applied:\n  " + "\n  ".join(problems))
         external, runner_side = [], []
         for change in changes:
             provider = None

@@ -210,3 +210,18 @@ def test_a_targeted_apply_changes_one_agent_and_deletes_nothing(project, cb, run
     state = RunnerClient(runner.url).state()
     assert "agent.sales" not in state["resources"] and "tool.lookup" in state["resources"]
     assert cb("plan", "agents/nope.yaml").exit_code == 1
+
+
+def test_a_targeted_apply_cannot_leave_a_dangling_reference(project, cb, runner):
+    assert cb("apply", "--auto-approve").exit_code == 0
+    (project.root / "agents" / "front-desk.yaml").write_text(
+        (project.root / "agents" / "front-desk.yaml").read_text().replace("tools: [lookup, end_call]", "tools: [lookup, refund]"))
+    (project.root / "agents" / "refund.yaml").write_text(
+        "apiVersion: cb/v1\nkind: Tool\nmetadata: {name: refund}\nspec:\n  description: Refund.\n"
+        "  http: {url: 'http://127.0.0.1:9/refund'}\n")
+    res = cb("apply", "--auto-approve", "--paths", "agents/front-desk.yaml")
+    assert res.exit_code == 1
+    assert "agent.front-desk: spec.tools refers to tool.refund, which would not be live" in res.output
+    assert RunnerClient(runner.url).state()["serial"] == 1
+    res = cb("apply", "--auto-approve", "--paths", "agents/front-desk.yaml", "--paths", "agents/refund.yaml")
+    assert res.exit_code == 0, res.output
