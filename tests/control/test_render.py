@@ -78,3 +78,13 @@ def test_markdown_summarises_the_biggest_diffs_first():
     assert "too long for a comment" in out
     assert "old line 3" in out  # the smaller diffs are kept in full
     assert out.index("<code>agent.p00</code>") < out.index("<code>agent.p19</code>")
+
+
+def test_json_plan_matches_its_published_schema():
+    import jsonschema
+
+    from cb.config.extra_schemas import generate
+
+    schema = generate()["plan.json"]
+    for overwrite in (False, True):
+        jsonschema.validate(json.loads(render_json(sample_plan(overwrite))), schema)
