@@ -79,7 +79,10 @@ class Script:
         if turn is None:
             unmatched = [t for t in self.turns if t.match is None]
             turn = unmatched[index] if index < len(unmatched) else None
-        if messages and messages[-1].get("role") == "tool":
+        # The turn's tools already ran if a tool result follows the caller's last words, even
+        # when something was said after it (a filler phrase lands in the context as well).
+        last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+        if any(m.get("role") == "tool" for m in messages[last_user + 1:]):
             return Reply(turn.after_tool if turn else "")
         if turn is None:
             return Reply(self.default)

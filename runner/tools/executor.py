@@ -51,7 +51,7 @@ class ToolCallRecord:
     name: str
     arguments: dict[str, Any]
     ok: bool
-    status: str  # ok | invalid_arguments | timeout | http_error | error | unknown_tool
+    status: str  # ok | invalid_arguments | timeout | http_error | error | unknown_tool | cancelled
     latency_ms: float
     started_at: float
     attempts: int = 0
@@ -122,12 +122,19 @@ class ToolExecutor:
             return self._finish(name, shown, outcome, t0, started, False, False)
         task = asyncio.ensure_future(self._run(spec, args))
         filler_spoken = False
-        if spec.filler is not None:
-            done, _ = await asyncio.wait({task}, timeout=spec.filler.delay_ms / 1000)
-            if not done:
-                filler_spoken = await self._say(spec.filler.phrase)
         try:
+            if spec.filler is not None:
+                done, _ = await asyncio.wait({task}, timeout=spec.filler.delay_ms / 1000)
+                if not done:
+                    filler_spoken = await self._say(spec.filler.phrase)
             outcome = await task
+        except asyncio.CancelledError:
+            # pipecat cancels a running function call when the caller interrupts (unless it was
+            # registered with cancel_on_interruption=False); the log must still show it.
+            task.cancel()
+            self._finish(name, args, _Outcome(False, "cancelled", error="cancelled: the caller interrupted"),
+                         t0, started, filler_spoken, False)
+            raise
         except Exception as exc:  # noqa: BLE001 - a tool's bug must not end the call
             log.exception("tool %s raised", name)
             outcome = _Outcome(False, "error", error=f"{type(exc).__name__}: {exc}")

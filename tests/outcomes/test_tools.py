@@ -199,3 +199,22 @@ def test_transfer_goes_only_to_a_configured_number():
     assert refused["ok"] is False and "not configured" in refused["error"]
     assert control.transferred == ["+14155550123", "+14155550124"]
     assert mouth.texts == [tool.failure_phrase]
+
+
+def test_a_tool_call_cancelled_by_an_interruption_is_still_logged(receiver):
+    r = receiver([("sleep", 5, 200)])
+    ex = ToolExecutor(tools={"book_appointment": spec(r.url, timeout_ms=10000, filler_ms=50)}, say=Mouth(),
+                      env={"BOOKING_TOKEN": TOKEN})
+
+    async def go():
+        task = asyncio.create_task(ex.execute("book_appointment", SLOT))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            return "cancelled"
+
+    assert asyncio.run(go()) == "cancelled"
+    [record] = ex.records
+    assert record.status == "cancelled" and record.filler_spoken and not record.ok
