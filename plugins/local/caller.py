@@ -226,6 +226,9 @@ class SimulatedCaller:
             await asyncio.gather(*self._transcribing)
         self._heard("caller", line.say, began)
         await self._wait(lambda: not self._outbox, len(frames) * FRAME_SECS + 5)
+        if self._heard_pcm and not self._playout:  # what we talked over ends here, unanswered
+            self._flush_heard()
+        self._agent_utterances = 0  # the next line waits for the answer to this one
 
     async def run(self) -> CallResult:
         import websockets

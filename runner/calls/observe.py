@@ -31,6 +31,7 @@ from pipecat.frames.frames import (
     VADUserStoppedSpeakingFrame,
 )
 from pipecat.observers.base_observer import BaseObserver, FramePushed
+from pipecat.transports.base_output import BaseOutputTransport
 
 log = logging.getLogger("cb.runner.calls")
 
@@ -69,6 +70,8 @@ class CallObserver(BaseObserver):
         frame = data.frame
         if not isinstance(frame, WATCHED) or frame.id in self._seen:
             return
+        if isinstance(frame, TTSTextFrame) and not isinstance(getattr(data, "source", None), BaseOutputTransport):
+            return  # text counts once the transport sends its audio: an interrupted tail never is
         self._seen.add(frame.id)
         try:
             self._observe(frame, time.monotonic())

@@ -16,9 +16,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 pytest.importorskip("faster_whisper", reason="the local stack: pip install 'cb[local]'")
 pytest.importorskip("piper", reason="the local stack: pip install 'cb[local]'")
 
+LONG_REPLY = ("We are open from eight in the morning until six in the evening on weekdays. "
+              "On Saturdays we open at nine and close at one in the afternoon. "
+              "We are closed on Sundays and on public holidays. "
+              "Emergency appointments are available by calling our after hours line.")
+
 SCRIPT = {
     "turns": [
         {"match": "(?i)bye", "say": "You're welcome. Goodbye!", "tool_calls": [{"name": "end_call"}]},
+        {"match": "(?i)opening hours", "say": LONG_REPLY},
+        {"match": "(?i)wait", "say": "Sure, go ahead."},
         {"say": "Of course. What day would you like to come in?"},
     ],
     "default": "Sorry, could you say that again?",

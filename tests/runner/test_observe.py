@@ -16,7 +16,11 @@ from pipecat.frames.frames import (
     VADUserStoppedSpeakingFrame,
 )
 
+from pipecat.transports.base_output import BaseOutputTransport
+
 from cb.runner.calls import observe
+
+OUTPUT = object.__new__(BaseOutputTransport)
 
 
 def feed(observer, frames_at, monkeypatch):
@@ -24,8 +28,9 @@ def feed(observer, frames_at, monkeypatch):
     async def go():
         for t, frame in frames_at:
             monkeypatch.setattr(observe.time, "monotonic", lambda t=t: t)
-            await observer.on_push_frame(SimpleNamespace(frame=frame))
-            await observer.on_push_frame(SimpleNamespace(frame=frame))  # seen twice: counted once
+            await observer.on_push_frame(SimpleNamespace(frame=frame, source=None))  # from a service
+            await observer.on_push_frame(SimpleNamespace(frame=frame, source=OUTPUT))  # from the transport
+            await observer.on_push_frame(SimpleNamespace(frame=frame, source=OUTPUT))  # seen again: counted once
     asyncio.run(go())
 
 
