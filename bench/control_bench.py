@@ -11,6 +11,7 @@ every file, refreshing from the runner, diffing, rendering):
   plan, one agent changed
   apply, one agent changed     target < 0.5 s for the runner-side apply (lock, apply, unlock),
                                reported beside the whole command
+  hot swap                     POST /v1/apply -> the call path's subscriber has the new snapshot
 
 Writes bench/results/control.json.
 """
@@ -72,6 +73,31 @@ def in_process_apply(url: str, project: Path) -> float:
         return time.perf_counter() - started
 
 
+def hot_swap_notify(runs: int) -> list[float]:
+    """Milliseconds from POST /v1/apply (one changed agent) to the call path's subscriber holding the
+    new snapshot, in-process as the call path sees it. Target: well under 100 ms."""
+    from fastapi.testclient import TestClient
+
+    from cb.runner.app import Settings, create_app
+
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(Settings(state_dir=Path(tmp)), extensions=[])
+        seen: list[float] = []
+        app.state.cb.store.subscribe(lambda snap: seen.append(time.perf_counter()))
+        with TestClient(app) as client:
+            for n in range(runs + 1):
+                doc = {"apiVersion": "cb/v1", "kind": "Agent", "metadata": {"name": "a"},
+                       "spec": {"instructions": f"Version {n}."}}
+                body = {"changes": [{"address": "agent.a", "kind": "Agent", "name": "a",
+                                     "action": "update" if n else "create", "content": doc}]}
+                started = time.perf_counter()
+                client.post("/v1/apply", json=body).read()
+                if n:  # the first is a create (warm-up)
+                    out.append((seen[-1] - started) * 1000)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
@@ -115,6 +141,8 @@ def main() -> None:
             results["plan_one_change"] = stats(plan_one)
             results["apply_one_change_command"] = stats(apply_one)
             results["apply_one_change_runner_side"] = stats(runner_side)
+            notify = hot_swap_notify(max(args.runs, 20))
+            results["hot_swap_notify_ms"] = {"median": round(statistics.median(notify), 2), "max": round(max(notify), 2)}
         finally:
             runner.terminate()
             runner.wait(10)

@@ -61,7 +61,8 @@ def test_an_installer_that_breaks_is_not_hidden(settings, monkeypatch):
         create_app(settings, extensions=["cbtest_broken.routes:install"])
 
 
-def test_an_apply_reaches_subscribers_within_100ms(settings, tmp_path, monkeypatch):
+def test_an_apply_reaches_subscribers_before_it_answers(settings, tmp_path, monkeypatch):
+    """The latency itself is measured in bench/control_bench.py (hot_swap_notify_ms)."""
     project = Project(tmp_path / "fleet")
     loaded, diags = load_project(cwd=project.root)
     assert not [d for d in diags if d.severity == "error"]
@@ -84,10 +85,9 @@ def test_an_apply_reaches_subscribers_within_100ms(settings, tmp_path, monkeypat
 
         plan = make_plan(loaded, Direct())
         body = {"serial": plan.serial, "lineage": plan.lineage, "changes": to_wire(to_changes(plan.changes))}
-        started = time.perf_counter()
         lines = client.post("/v1/apply", json=body).text.splitlines()
         assert '"ok": true' in lines[-1]
-    assert got and got[-1][0] - started < 0.1
+        assert got  # the call path already holds the new snapshot when the apply reports success
     snap = got[-1][1]
     assert snap.resources["agent.front-desk"].content["spec"]["greeting"] == "Hello!"
 

@@ -109,9 +109,8 @@ def test_only_one_of_many_concurrent_lockers_wins(store):
 def test_subscribers_get_each_new_snapshot_synchronously(store):
     seen = []
     unsubscribe = store.subscribe(lambda snap: seen.append((snap.serial, time.perf_counter())))
-    started = time.perf_counter()
     store.commit([agent("a")], source="apply")
-    assert seen and seen[0][0] == 1 and seen[0][1] - started < 0.1
+    assert seen and seen[0][0] == 1  # already called when commit returns: no polling delay
     store.subscribe(lambda snap: 1 / 0)  # a failing subscriber does not undo the commit
     store.commit([agent("b")], source="watch")
     assert [s for s, _ in seen] == [1, 2] and store.snapshot().serial == 2
