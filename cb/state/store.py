@@ -239,12 +239,15 @@ class StateStore:
                 if not changes:
                     self._conn.execute("COMMIT")
                     return self._snapshot
+                # Another process wrote this file since we last looked (two runners on one state):
+                # build on what is really live, never on our stale copy.
+                base = self._snapshot if serial == self._snapshot.serial else self._load_snapshot()
                 revs = self._write(changes, serial + 1, source, cause_json, applied_by)
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
-            resources = dict(self._snapshot.resources)
+            resources = dict(base.resources)
             for rev in revs:
                 if rev.moved_from:
                     resources.pop(rev.moved_from, None)

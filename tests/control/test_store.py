@@ -172,3 +172,14 @@ def test_audit_notices_the_newest_revisions_removed(store):
         db.execute("DELETE FROM cb_revisions WHERE id = 2")
     result = verify(store)
     assert not result.ok and "chain head" in result.reason
+
+
+def test_a_second_process_on_the_same_file_never_builds_on_a_stale_copy(tmp_path):
+    one, two = open_store(tmp_path), open_store(tmp_path)
+    one.commit([agent("a")], source="apply")
+    snap = two.commit([agent("b")], source="apply")  # two's in-memory copy had not seen agent.a
+    assert snap.serial == 2 and set(snap.resources) == {"agent.a", "agent.b"}
+    with pytest.raises(LockHeld):
+        one.acquire_lock("x", "apply") and two.acquire_lock("y", "apply")
+    one.close()
+    two.close()
