@@ -81,7 +81,13 @@ class AfterCall:
     async def __call__(self, plan: Any, record: Any, extras: Mapping[str, Any]) -> None:
         task = asyncio.ensure_future(self.process(plan, record, dict(extras)))
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("post-call work failed; a held webhook still goes out when its hold ends",
+                      exc_info=task.exception())
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Let post-call work in flight finish (runner shutdown); held webhooks cover the rest."""
