@@ -85,11 +85,11 @@ class Runner:
         return res.exit_code, res.output
 
 
-def start_runner(project: Path, state_dir: Path, env: dict[str, str] | None = None) -> Runner:
+def start_runner(project: Path, state_dir: Path, *extra: str, env: dict[str, str] | None = None) -> Runner:
     port = free_port()
     log = state_dir.parent / f"runner-{port}.log"
     state_dir.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen([sys.executable, "-m", "cb", "runner", "--port", str(port), "--state", str(state_dir)],
+    proc = subprocess.Popen([sys.executable, "-m", "cb", "runner", "--port", str(port), "--state", str(state_dir), *extra],
                             stdout=open(log, "w"), stderr=subprocess.STDOUT, cwd=project,
                             env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})
     url = f"http://127.0.0.1:{port}"
