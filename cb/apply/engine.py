@@ -6,6 +6,8 @@ Order, so that state always equals reality even when an external provider fails 
 3. all runner-held resources (return schemas, policies, tools, agents, local numbers) land in ONE
    state transaction: all or nothing;
 4. external numbers are created or re-pointed at the runner (each recorded as it succeeds).
+A number removed from the configuration is released only if its Number said ``purchase: true``
+(cb bought it); otherwise cb stops managing it and it stays in the account untouched.
 A failure stops the run and the result names exactly what was and was not applied.
 """
 
@@ -183,9 +185,13 @@ class Engine:
             yield {"event": "start", "address": change.address, "action": change.action}
             try:
                 before = snap.resources[change.address].content
-                have = provider.read(before["spec"]["number"])
-                if have is not None:
-                    provider.delete(have)
+                if before["spec"].get("purchase"):  # cb bought it, so cb releases it
+                    have = provider.read(before["spec"]["number"])
+                    if have is not None:
+                        provider.delete(have)
+                else:
+                    log.info("%s: no longer managed; %s stays in the %s account as it is", change.address,
+                             before["spec"]["number"], provider.name)
                 record([change])
             except (ProviderError, StateError) as exc:
                 yield from fail(change.address, exc)

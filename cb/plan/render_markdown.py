@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .model import Plan, ResourceChange
 from .redact import sensitive_path
-from .render_text import drift_line, shown, summary, value, visible_fields
+from .render_text import drift_line, release_note, shown, summary, value, visible_fields
 
 LIMIT = 65_000
 ICON = {"create": "🟢 create", "update": "🟡 update", "delete": "🔴 delete", "move": "🔵 move"}
@@ -47,6 +47,8 @@ def render_markdown(plan: Plan) -> str:
         return "\n".join(head + ["No changes. The runner matches the configuration."]) + "\n"
     drift = [f"- `{c.address}`: {drift_line(c)}" + (" — **held back**" if c.skipped else " — will be overwritten")
              for c in shown_changes if c.drift]
+    drift += [f"- `{c.address}`: **{release_note(c.before)}**" for c in shown_changes
+              if c.kind == "Number" and c.actions == ["delete"] and c.before and not c.skipped]
     table = ["| address | change | fields |", "|---|---|---|", *[_row(c) for c in shown_changes]]
     details = {c.address: _details(c) for c in shown_changes if visible_fields(c) and not c.skipped}
 
@@ -54,7 +56,7 @@ def render_markdown(plan: Plan) -> str:
         return f"<details><summary><code>{address}</code></summary>\n\n{text}\n\n</details>"
 
     def assemble(detail_of: dict[str, str], rows: list[str]) -> str:
-        body = head + (["**Changed outside git (drift):**", *drift, ""] if drift else []) + rows + [""]
+        body = head + (["**Needs attention:**", *drift, ""] if drift else []) + rows + [""]
         body += [wrap(address, text) for address, text in detail_of.items()]
         return "\n".join(body) + "\n"
 

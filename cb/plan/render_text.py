@@ -70,6 +70,15 @@ def change_lines(c: ResourceChange, indent: str = "    ") -> list[str]:
     return out
 
 
+def release_note(before: dict) -> str:
+    spec = before.get("spec") or {}
+    if spec.get("provider", "local") == "local":
+        return "the local number is removed from the runner"
+    if spec.get("purchase"):
+        return f"RELEASES {spec.get('number')} at {spec.get('provider')} (it was bought with purchase: true)"
+    return f"stops managing {spec.get('number')}; it stays in the {spec.get('provider')} account as it is"
+
+
 def drift_line(c: ResourceChange) -> str:
     d = c.drift or {}
     what = (f"changed via {d['source']} by {d.get('by')} at {d.get('at')}" if d.get("source")
@@ -98,6 +107,8 @@ def render_text(plan: Plan, verbose_noop: bool = False) -> str:
             lines.append(click.style(f"! {c.address}", fg="magenta", bold=True) + f"  {label} held back: drift")
         else:
             lines.append(click.style(head, fg=colour, bold=bool(colour)) + ("" if action == "no-op" else f"  {label}"))
+        if c.kind == "Number" and c.actions == ["delete"] and c.before:
+            lines.append(f"    {release_note(c.before)}")
         if c.drift:
             lines.append(click.style(f"    drift: {drift_line(c)}", fg="magenta"))
         if c.skipped:

@@ -142,3 +142,19 @@ def test_numbers_are_never_pointed_at_a_runner_without_a_public_url(tmp_path, pr
         assert twilio_fake.find_number("+14155550111")["voice_url"] == "https://old.example/voice"
     finally:
         r.stop()
+
+
+@pytest.mark.slow
+def test_a_removed_number_is_released_only_if_cb_bought_it(tw, project, cb):
+    tw.add_available("+14155550199")
+    path = project.root / "agents" / "shared.yaml"
+    path.write_text(path.read_text() + number_doc("bought", "+14155550199", purchase="true"))
+    assert cb("apply", "--auto-approve").exit_code == 0
+    assert tw.find_number("+14155550199") is not None
+    path.write_text(path.read_text().split("---\napiVersion: cb/v1\nkind: Number\nmetadata: {name: sales-line}")[0])
+    res = cb("plan")
+    assert "stops managing +14155550111; it stays in the twilio account" in res.output
+    assert "RELEASES +14155550199 at twilio" in res.output
+    assert cb("apply", "--auto-approve").exit_code == 0
+    assert tw.find_number("+14155550199") is None  # released
+    assert tw.find_number("+14155550111")["voice_url"] == f"{PUBLIC}/twilio/voice"  # left as it was
