@@ -150,6 +150,11 @@ class AfterCall:
             if not await asyncio.to_thread(self.outbox.release, held, payload):
                 log.warning("call %s: returns were ready after the held webhook was sent", call_id)
             self.notify()
+        if schema and hook.get("url") and "returns.ready" in (hook.get("events") or []):
+            ready = payload.model_copy(update={"event": "returns.ready"})
+            await asyncio.to_thread(self.outbox.enqueue, call_id=call_id, url=hook["url"], payload=ready,
+                                    event="returns.ready", secret_ref=hook.get("secret"))
+            self.notify()
         return payload.model_dump()
 
     async def _extract(self, plan: Any, record: Any, schema: dict[str, Any], capture: dict[str, Any],

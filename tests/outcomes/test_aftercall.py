@@ -116,3 +116,13 @@ def test_an_agent_without_a_webhook_still_keeps_its_outcome(tmp_path, llm):
     asyncio.run(after.process(p, RECORD, {"tool_records": [TOOL]}))
     assert Outbox.open(tmp_path).list() == []
     assert outcomes.get(after.conn, "call_abc")["returns"] == GOOD
+
+
+def test_returns_ready_is_its_own_delivery_when_the_agent_asks_for_it(tmp_path, receiver, llm):
+    r = receiver([200])
+    after = AfterCall(tmp_path, llm_for=llm([GOOD]))
+    p = plan(r.url)
+    p.spec["webhook"]["events"] = ["returns.ready"]
+    asyncio.run(after.process(p, RECORD, {"tool_records": [TOOL]}))
+    [row] = Outbox.open(tmp_path).list()
+    assert row.event == "returns.ready" and row.status == "pending" and '"event":"returns.ready"' in row.body
