@@ -6,6 +6,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 LATENCY_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+# The parts of a turn are tens of milliseconds each: finer buckets, so a p95 of one is readable.
+STAGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.0, 5.0)
+#: the per-turn breakdown (runner.calls.observe) exported as cb_turn_stage_seconds{stage=...}
+STAGES = {"endpointing_ms": "endpointing", "stt_ms": "stt", "llm_first_token_ms": "llm_first_token",
+          "tts_first_audio_ms": "tts_first_audio"}
 
 
 class CallMetrics:
@@ -21,8 +26,19 @@ class CallMetrics:
         self.webhook_rejected = Counter("cb_twilio_webhook_rejected_total", "Webhooks refused", ["reason"], registry=r)
         self.turn_latency = Histogram("cb_turn_latency_seconds", "Caller's last speech to agent's first audio",
                                       ["agent"], buckets=LATENCY_BUCKETS, registry=r)
+        self.turn_stage = Histogram("cb_turn_stage_seconds", "One part of a turn's latency (see runner.calls.observe)",
+                                    ["agent", "stage"], buckets=STAGE_BUCKETS, registry=r)
         self.loop_lag = Gauge("cb_event_loop_lag_seconds", "How late the event loop ran a 100 ms timer", registry=r)
         self.interruptions = Counter("cb_interruptions_total", "Caller barge-ins", ["agent"], registry=r)
+
+    def observe_turn(self, agent: str, latency: dict[str, float | None]) -> None:
+        """One turn's breakdown, as recorded on the call: production shows what the benchmark shows."""
+        if latency.get("total_ms") is not None:
+            self.turn_latency.labels(agent).observe(latency["total_ms"] / 1000)
+        for key, stage in STAGES.items():
+            value = latency.get(key)
+            if value is not None and value >= 0:
+                self.turn_stage.labels(agent, stage).observe(value / 1000)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

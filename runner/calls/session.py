@@ -58,8 +58,7 @@ class CallSession:
 
     def _on_turn(self, turn: int, latency: dict[str, float | None]) -> None:
         self.log.info("turn %d latency %s", turn, latency)
-        if latency.get("total_ms") is not None:
-            self.metrics.turn_latency.labels(self.plan.agent).observe(latency["total_ms"] / 1000)
+        self.metrics.observe_turn(self.plan.agent, latency)
         try:
             self.records.add_turn(self.plan.call_id, turn, latency)
         except Exception:  # noqa: BLE001 - a record write must not drop the call
