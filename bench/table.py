@@ -1,0 +1,115 @@
+"""The report as one plain-text table: every figure with its spread, its target and a verdict."""
+
+from __future__ import annotations
+
+from typing import Any
+
+HEAD = ("section", "figure", "n", "median", "p95", "max", "target", "verdict")
+
+
+def _f(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.1f}"
+    return str(v)
+
+
+def _stat_row(section: str, figure: str, s: dict[str, Any], target: str = "", verdict: str = "") -> tuple:
+    return (section, figure, _f(s.get("n")), _f(s.get("median")), _f(s.get("p95")), _f(s.get("max")), target, verdict)
+
+
+def _verdict(targets: dict[str, Any], *keys: str) -> str:
+    found = [targets[k] for k in keys if k in targets]
+    if not found:
+        return ""
+    return "met" if all(t["met"] for t in found) else "MISSED"
+
+
+def rows(report: dict[str, Any]) -> list[tuple]:
+    out: list[tuple] = []
+    for p, r in (report.get("turns") or {}).items():
+        sec = f"turn ({p})"
+        t = r.get("targets", {})
+        if p == "a":
+            out.append(_stat_row(sec, "orchestration: VAD stop -> 1st agent frame, ms", r["orchestration_ms"],
+                                 "median <= 30", _verdict(t, "orchestration_ms.median")))
+            out.append(_stat_row(sec, "endpointing: last speech -> VAD stop, ms", r["endpointing_ms"]))
+            out.append(_stat_row(sec, "total: last speech -> 1st agent frame, ms", r["total_ms"]))
+        elif p == "b":
+            out.append(_stat_row(sec, "total: last speech -> 1st agent frame, ms", r["total_ms"],
+                                 "med < 450, p95 < 600", _verdict(t, "total_ms.median", "total_ms.p95")))
+            out.append(_stat_row(sec, "  of which endpointing (replayed VAD), ms", r["endpointing_ms"]))
+        else:
+            out.append(_stat_row(sec, "total: last speech -> 1st agent frame, ms", r["total_ms"], "reported"))
+            out.append(_stat_row(sec, "  of which endpointing (replayed VAD), ms", r["endpointing_ms"]))
+        if r.get("errors"):
+            out.append((sec, f"errors: {r['errors'][:2]}", "", "", "", "", "", "FAILED"))
+    for ms, r in (report.get("bargein") or {}).items():
+        sec = f"barge-in {ms}ms"
+        t = r.get("targets", {})
+        out.append(_stat_row(sec, "onset -> VAD decision (replayed), ms", r["onset_to_decision_ms"]))
+        out.append(_stat_row(sec, "decision -> clear, ms", r["decision_to_clear_ms"], "p95 <= 20",
+                             _verdict(t, "decision_to_clear_ms.p95")))
+        out.append(_stat_row(sec, "onset -> clear, ms", r["onset_to_clear_ms"]))
+        out.append(_stat_row(sec, "onset -> last agent frame, ms", r["onset_to_last_frame_ms"]))
+        out.append(_stat_row(sec, "onset -> silence (later of the two), ms", r["onset_to_silence_ms"], "p95 <= 250",
+                             _verdict(t, "onset_to_silence_ms.p95")))
+        out.append((sec, "barge-ins that cleared", "", f"{r['cleared']}/{r['barge_ins']}", "", "", "all", 
+                    "met" if r["cleared"] == r["barge_ins"] else "MISSED"))
+        for key, label in (("false_cough", "false barge-ins on a cough"), ("false_mm_hm", 'false barge-ins on "mm-hm"')):
+            f = r[key]
+            out.append((sec, label, "", f"{f['false_barge_ins']}/{f['tried']}", "", "", "counted", ""))
+    c = report.get("concurrency")
+    if c:
+        for row in c["steps"]:
+            sec = f"calls N={row['calls']}"
+            out.append(_stat_row(sec, "turn total, ms", row["total_ms"],
+                                 f"p95 <= {1.5 * (c['single_call_p95_ms'] or 0):.0f}" if row["calls"] > 1 else "baseline",
+                                 "ok" if row["judged"]["passed"] else "FAIL"))
+            out.append(_stat_row(sec, "agent frame jitter, ms (p99: " + _f(row["jitter_ms"].get("p99")) + ")",
+                                 row["jitter_ms"], "p99 < 20", ""))
+            out.append((sec, f"runner cpu {row['runner_cpu_pct']}%, caller cpu {row['caller_cpu_pct']}%, "
+                             f"loop lag p95 {_f(row['runner_loop_lag_ms'].get('p95'))} ms, failed calls {row['failed_calls']}",
+                        "", "", "", "", "", ""))
+        out.append(("concurrency", "largest N held (p95 <= 1.5x one call, jitter p99 < 20 ms)", "",
+                    str(c["max_calls_held"]), "", "", ">= 100", "met" if c["met"] else "MISSED"))
+    ctl = report.get("control") or {}
+    v = ctl.get("validate") or {}
+    if "median_s" in v:
+        out.append(("control", "cb validate, 1000 agents/1000 tools/500 numbers, s", str(v.get("runs")),
+                    f"{v['median_s']:.3f}", "", f"{v['max_s']:.3f}", "median < 2", "met" if v.get("met") else "MISSED"))
+    elif v:
+        out.append(("control", "cb validate", "", "", "", "", "", "FAILED"))
+    cb = ctl.get("control") or {}
+    met = cb.get("met") or {}
+    labels = (("plan_noop", "cb plan, no changes (fresh process), s", "< 2", met.get("plan")),
+              ("apply_noop", "cb apply, no changes, s", "", None),
+              ("plan_one_change", "cb plan, one agent changed, s", "< 2", met.get("plan")),
+              ("apply_one_change_command", "cb apply, one agent changed (whole command), s", "", None),
+              ("apply_one_change_runner_side", "apply one change, runner side (lock+apply+unlock), s", "< 0.5",
+               met.get("apply_one_change")))
+    for key, label, target, ok in labels:
+        s = cb.get(key)
+        if isinstance(s, dict) and "median_s" in s:
+            out.append(("control", label, _f(cb.get("runs")), f"{s['median_s']:.3f}", "", f"{s['max_s']:.3f}", target,
+                        "" if ok is None else ("met" if ok else "MISSED")))
+    if "error" in cb:
+        out.append(("control", "control_bench.py", "", "", "", "", "", "FAILED"))
+    return out
+
+
+def render(report: dict[str, Any]) -> str:
+    table = [HEAD] + rows(report)
+    widths = [max(len(str(r[i])) for r in table) for i in range(len(HEAD))]
+    lines = []
+    for i, r in enumerate(table):
+        lines.append("  ".join(str(c).ljust(w) if j < 2 or j >= 6 else str(c).rjust(w)
+                               for j, (c, w) in enumerate(zip(r, widths))).rstrip())
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    m = report.get("machine_before") or {}
+    ma = report.get("machine_after") or {}
+    lines.append(f"\nmachine: {m.get('cpus')} cpus, load average before {m.get('loadavg')} after {ma.get('loadavg')} "
+                 f"(shared with other work), pipecat {m.get('pipecat')}, git {m.get('git')}, wall {report.get('wall_s')} s")
+    return "\n".join(lines)

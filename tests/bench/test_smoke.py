@@ -1,0 +1,32 @@
+"""The benchmark harness works end to end: one short call through a real runner yields sane,
+non-empty figures. No timing is asserted beyond "the numbers mean something"."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from bench import bargein, table, turns
+
+pytestmark = pytest.mark.slow
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+pytest.importorskip("piper", reason="the caller speaks with Piper: pip install 'cb[local]'")
+
+
+def test_turns_smoke():
+    r = turns.measure("a", calls=1, turns_per_call=2)
+    assert not r["errors"] and r["turns"] == 2
+    assert r["total_ms"]["n"] == 2 and r["total_ms"]["median"] > 0
+    # The replayed VAD decided after the configured 200 ms of silence, and before the agent spoke.
+    assert 150 < r["endpointing_ms"]["median"] < 1000
+    assert 0 < r["orchestration_ms"]["median"] < r["total_ms"]["median"]
+    assert "orchestration_ms.median" in r["targets"]
+    assert "turn (a)" in table.render({"turns": {"a": r}})
+
+
+def test_bargein_smoke():
+    r = bargein.measure(200, calls=1, barge_ins=1)
+    assert not r["errors"] and r["barge_ins"] == 1 and r["cleared"] == 1
+    assert r["onset_to_clear_ms"]["median"] > r["onset_to_decision_ms"]["median"] > 0
+    assert r["false_cough"]["tried"] == 1
