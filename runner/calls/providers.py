@@ -136,10 +136,16 @@ def create(kind: str, part: PartSpec, audio: CallAudio) -> Any:
     return provider.create(part, audio)
 
 
-def warm_up(profile: str) -> None:
-    """Build (and drop) each part of a profile once, so its shared models are loaded before a call."""
-    for kind, (name, model) in PROFILES[profile].items():
-        create(kind, PartSpec(name, model), CallAudio())
+def warm_up(profile: str) -> list[str]:
+    """Build (and drop) each part of a profile once, so its shared models are loaded before a call.
+    Returns what could not be loaded; those parts fail (with the same message) on the calls that use them."""
     from cb.plugins.local.vad import vad_analyzer
 
     vad_analyzer(0.2, 0.2)
+    problems = []
+    for kind, (name, model) in PROFILES.get(profile, {}).items():
+        try:
+            create(kind, PartSpec(name, model), CallAudio())
+        except ProviderUnavailable as exc:
+            problems.append(f"{kind} {name}: {exc}")
+    return problems

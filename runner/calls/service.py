@@ -107,9 +107,10 @@ class CallService:
     async def _warm_up(self) -> None:
         """Load the default profile's models before the first call, off the event loop."""
         try:
-            await asyncio.to_thread(providers.warm_up, self.default_profile)
-        except Exception as exc:  # noqa: BLE001 - a call will report the same problem with its agent
-            log.warning("could not preload the %s profile: %s", self.default_profile, exc)
+            for problem in await asyncio.to_thread(providers.warm_up, self.default_profile):
+                log.warning("profile %s: %s", self.default_profile, problem)
+        except Exception:  # noqa: BLE001 - a call will report the same problem with its agent
+            log.exception("could not preload the %s profile", self.default_profile)
         self.warm = True
 
     async def _watch_loop_lag(self, period: float = 0.1) -> None:
