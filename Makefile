@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-EXTRAS ?= dev,runner,local
+EXTRAS ?= dev,runner,local,local-llm,cloud
 
 .PHONY: setup demo test bench schemas clean
 
