@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 from . import outcomes
 from .returns import ReturnsOutcome, extract_returns
 from .webhooks import Outbox, ToolCallSummary, WebhookPayload
-from .webhooks.outbox import connect
+from .webhooks.outbox import connect, enqueue
 
 log = logging.getLogger("cb.runner.aftercall")
 
@@ -77,6 +77,20 @@ class AfterCall:
         from .capture import CallCapture
 
         return CallCapture(outcomes.call_dir(self.state_dir, plan.call_id), SAMPLE_RATE)
+
+    def call_started(self, plan: Any) -> None:
+        """Owe a ``call.started`` delivery if the agent asks for one (called as the call begins)."""
+        hook = (plan.spec or {}).get("webhook") or {}
+        if not hook.get("url") or "call.started" not in (hook.get("events") or []):
+            return None
+        payload = WebhookPayload(event="call.started", call_id=plan.call_id, agent=plan.agent,
+                                 revision=plan.agent_revision, status="in-progress", started_at=plan.started,
+                                 duration_sec=0)
+        with self.outbox.lock:  # a single small insert: cheap enough for the call's start
+            enqueue(self.conn, call_id=plan.call_id, url=hook["url"], payload=payload, event="call.started",
+                    secret_ref=hook.get("secret"))
+        self.notify()
+        return None
 
     async def __call__(self, plan: Any, record: Any, extras: Mapping[str, Any]) -> None:
         task = asyncio.ensure_future(self.process(plan, record, dict(extras)))
@@ -224,4 +238,5 @@ def install(state_dir: str | Path, *, store: Any = None, default_profile: str = 
                       media_url=media, notify=worker.notify)
     hooks.CALL_ENDED.append(after)
     hooks.CALL_OBSERVERS.append(after.capture_for)
+    hooks.CALL_OBSERVERS.append(after.call_started)  # attaches nothing: it only owes a delivery
     return after, worker

@@ -43,8 +43,9 @@ def install(app: FastAPI, ctx: Any) -> None:
 
         if after in hooks.CALL_ENDED:
             hooks.CALL_ENDED.remove(after)
-        if after.capture_for in hooks.CALL_OBSERVERS:
-            hooks.CALL_OBSERVERS.remove(after.capture_for)
+        for factory in (after.capture_for, after.call_started):
+            if factory in hooks.CALL_OBSERVERS:
+                hooks.CALL_OBSERVERS.remove(factory)
 
     ctx.startup.append(start)
     ctx.shutdown.append(shutdown)

@@ -126,3 +126,13 @@ def test_returns_ready_is_its_own_delivery_when_the_agent_asks_for_it(tmp_path, 
     asyncio.run(after.process(p, RECORD, {"tool_records": [TOOL]}))
     [row] = Outbox.open(tmp_path).list()
     assert row.event == "returns.ready" and row.status == "pending" and '"event":"returns.ready"' in row.body
+
+
+def test_call_started_is_owed_as_the_call_begins_when_asked_for(tmp_path):
+    after = AfterCall(tmp_path)
+    p = plan("http://127.0.0.1:9/hook")
+    assert after.call_started(p) is None and Outbox.open(tmp_path).list() == []
+    p.spec["webhook"]["events"] = ["call.started", "call.completed"]
+    after.call_started(p)
+    [row] = Outbox.open(tmp_path).list()
+    assert row.event == "call.started" and row.status == "pending" and '"status":"in-progress"' in row.body
