@@ -80,14 +80,22 @@ async def extract_returns(schema: dict[str, Any], transcript: Iterable[Mapping[s
         {"role": "system", "content": SYSTEM},
         {"role": "user", "content": prompt(transcript, tool_calls, call_time)},
     ]
-    response_format = {"type": "json_schema",
-                       "json_schema": {"name": "call_returns", "schema": schema, "strict": False}}
+    response_format: dict[str, Any] = {
+        "type": "json_schema", "json_schema": {"name": "call_returns", "schema": schema, "strict": False}}
     error = "no attempt was made"
     for attempt in range(1, max_attempts + 1):
         try:
             completion = await client.chat.completions.create(
                 model=model, messages=messages, response_format=response_format, temperature=0,
                 timeout=timeout_sec)
+        except openai.BadRequestError as exc:
+            if response_format["type"] == "json_schema" and "json_schema" in str(exc):
+                # Some hosted models refuse json_schema (Groq answers 400 "does not support
+                # response format json_schema"): ask for plain JSON mode, the schema in the prompt.
+                response_format = {"type": "json_object"}
+                messages[0] = {"role": "system", "content": SYSTEM + "\nThe JSON Schema:\n" + json.dumps(schema)}
+            error = f"the LLM request failed: {type(exc).__name__}: {exc}"[:500]
+            continue
         except openai.OpenAIError as exc:
             error = f"the LLM request failed: {type(exc).__name__}: {exc}"[:500]
             continue

@@ -19,6 +19,8 @@ Script shape (YAML or JSON)::
     first_token_ms: 0          # delay before the first chunk, to model a slow model
     returns:                   # answers to structured-output requests (response_format), one
       - {intent: booking}      # per attempt: a retry is answered with the next entry
+    json_schema: true          # false: refuse response_format json_schema with a 400, as some
+                               # hosted models do, and answer json_object requests instead
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class Script:
     default: str = "Sorry, could you say that again?"
     first_token_ms: int = 0
     returns: tuple[Any, ...] = ()
+    json_schema: bool = True
 
     def structured(self, messages: list[dict[str, Any]]) -> Any:
         """The answer to a structured-output request: each retry carries the earlier answers as
@@ -126,7 +129,7 @@ def parse(data: Any, where: str = "script") -> Script:
     if not isinstance(returns, list) or not all(isinstance(r, dict) for r in returns):
         raise ScriptError(f"{where}: `returns` must be a mapping or a list of mappings (JSON objects)")
     return Script(tuple(turns), str(data.get("default", Script.default)), int(data.get("first_token_ms", 0)),
-                  tuple(returns))
+                  tuple(returns), bool(data.get("json_schema", True)))
 
 
 def load(path: str | Path) -> Script:

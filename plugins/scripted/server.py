@@ -106,7 +106,12 @@ def _handler(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
                 return
             server.record(body)
             model = body.get("model") or "scripted"
-            if (body.get("response_format") or {}).get("type") == "json_schema":
+            mode = (body.get("response_format") or {}).get("type")
+            if mode == "json_schema" and not server.script.json_schema:
+                self._json(400, {"error": {"message": "This model does not support response format `json_schema`",
+                                           "type": "invalid_request_error", "param": "response_format"}})
+                return
+            if mode in ("json_schema", "json_object"):
                 self._whole(Reply(json.dumps(server.script.structured(messages))), model)
                 return
             reply = server.script.reply(messages)

@@ -100,3 +100,16 @@ def test_an_agents_returns_resolve_to_a_schema():
     assert schema_for(named.returns, schemas) == SCHEMA
     assert schema_for(inline.returns, {}) == SCHEMA
     assert schema_for(None, {}) is None
+
+
+def test_a_model_that_refuses_json_schema_is_asked_in_json_mode_with_the_schema_in_the_prompt():
+    server = ScriptedLLMServer(parse({"turns": [], "returns": [GOOD], "json_schema": False})).start()
+    try:
+        outcome = extract(server)
+    finally:
+        server.stop()
+    assert outcome.returns == GOOD and outcome.attempts == 2
+    first, second = server.requests
+    assert first["response_format"]["type"] == "json_schema"
+    assert second["response_format"] == {"type": "json_object"}
+    assert '"appointment_at"' in second["messages"][0]["content"]
