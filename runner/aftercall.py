@@ -199,15 +199,20 @@ def _plain(value: Any) -> Any:
 def agent_llm(default_profile: str) -> LLMFactory:
     """The returns LLM is the agent's own LLM: its pipecat service's OpenAI-compatible client."""
 
+    made: dict[str, tuple[Any, str]] = {}  # one client per distinct LLM, not one per call
+
     def make(plan: Any) -> tuple[Any, str]:
         from .calls import providers
 
         part = providers.resolve(plan.spec.get("pipeline") or {}, default_profile)["llm"]
-        service = providers.create("llm", part, providers.CallAudio())
-        client = getattr(service, "_client", None)
-        if client is None or not hasattr(client, "chat"):
-            raise RuntimeError(f"LLM provider {part.provider!r} has no OpenAI-compatible client")
-        return client, service._settings.model
+        key = repr((part.provider, part.model, sorted(part.options.items())))
+        if key not in made:
+            service = providers.create("llm", part, providers.CallAudio())
+            client = getattr(service, "_client", None)
+            if client is None or not hasattr(client, "chat"):
+                raise RuntimeError(f"LLM provider {part.provider!r} has no OpenAI-compatible client")
+            made[key] = (client, service._settings.model)
+        return made[key]
 
     return make
 

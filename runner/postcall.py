@@ -48,7 +48,9 @@ def install(app: FastAPI, ctx: Any) -> None:
                 hooks.CALL_OBSERVERS.remove(factory)
 
     ctx.startup.append(start)
-    ctx.shutdown.append(shutdown)
+    # Shutdown hooks run in reverse; first in the list means last to run: after the call path
+    # has drained its calls, so their post-call work is done before the worker stops.
+    ctx.shutdown.insert(0, shutdown)
     app.state.aftercall = after
 
     def auth(request: Request) -> None:
