@@ -25,6 +25,16 @@ from .toolcalls import SessionControl, executor_for
 log = logging.getLogger("cb.runner.calls")
 
 
+class CallLog(logging.LoggerAdapter):
+    """Every line names the call and the revision answering it, in the text (any formatter shows
+    it) and as ``record.cb`` (for a JSON formatter)."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        e = self.extra
+        kwargs.setdefault("extra", {})["cb"] = dict(e)
+        return f"[{e['call_id']} {e['agent']}@{e['agent_revision'][:12]}] {msg}", kwargs
+
+
 class CallSession:
     def __init__(self, plan: CallPlan, records: CallRecords, metrics: CallMetrics, *, default_profile: str):
         self.plan = plan
@@ -35,8 +45,8 @@ class CallSession:
         self.error: str | None = None
         self.worker: Any = None
         self.done = asyncio.Event()
-        self.log = logging.LoggerAdapter(log, {"call_id": plan.call_id, "agent": plan.agent,
-                                                "agent_revision": plan.agent_revision})
+        self.log = CallLog(log, {"call_id": plan.call_id, "agent": plan.agent,
+                                 "agent_revision": plan.agent_revision})
 
     def set_reason(self, reason: str) -> None:
         if self.end_reason is None:
