@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -43,10 +44,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run(args: list[str], cwd: Path, env: dict[str, str], ok: tuple[int, ...] = (0,)) -> float:
+CPU: dict[str, list[float]] = {}
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str], ok: tuple[int, ...] = (0,), label: str | None = None) -> float:
+    """Wall seconds of one `cb` process; its CPU seconds go to CPU[label] (steadier on a busy machine)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     out = subprocess.run([*CB, *args], cwd=cwd, env=env, capture_output=True, text=True)
     took = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if label:
+        CPU.setdefault(label, []).append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     if out.returncode not in ok:
         raise SystemExit(f"cb {' '.join(args)} exited {out.returncode}:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
     return took
@@ -126,21 +135,23 @@ def main() -> None:
                     time.sleep(0.1)
             first = run(["apply", "--auto-approve"], project, env)
             results: dict[str, object] = {"initial_apply_s": round(first, 3)}
-            results["plan_noop"] = stats([run(["plan", "--detailed-exitcode"], project, env) for _ in range(args.runs)])
-            results["apply_noop"] = stats([run(["apply", "--auto-approve"], project, env) for _ in range(args.runs)])
+            results["plan_noop"] = stats([run(["plan", "--detailed-exitcode"], project, env, label="plan_noop") for _ in range(args.runs)])
+            results["apply_noop"] = stats([run(["apply", "--auto-approve"], project, env, label="apply_noop") for _ in range(args.runs)])
             files = sorted((project / "agents").glob("agents-*.yaml"))
             plan_one, apply_one, runner_side = [], [], []
             for n in range(args.runs):
                 target = files[n % len(files)]
                 target.write_text(target.read_text().replace("Keep replies under two sentences.",
                                                              f"Keep replies short (edit {n}).", 1))
-                plan_one.append(run(["plan", "--detailed-exitcode"], project, env, ok=(2,)))
-                apply_one.append(run(["apply", "--auto-approve"], project, env))
+                plan_one.append(run(["plan", "--detailed-exitcode"], project, env, ok=(2,), label="plan_one_change"))
+                apply_one.append(run(["apply", "--auto-approve"], project, env, label="apply_one_change_command"))
                 target.write_text(target.read_text().replace(f"(edit {n})", f"(edit {n}b)", 1))
                 runner_side.append(in_process_apply(url, project))
             results["plan_one_change"] = stats(plan_one)
             results["apply_one_change_command"] = stats(apply_one)
             results["apply_one_change_runner_side"] = stats(runner_side)
+            for label, times in CPU.items():
+                results[label]["cpu_median_s"] = round(statistics.median(times), 3)
             notify = hot_swap_notify(max(args.runs, 20))
             results["hot_swap_notify_ms"] = {"median": round(statistics.median(notify), 2), "max": round(max(notify), 2)}
         finally:
@@ -148,7 +159,8 @@ def main() -> None:
             runner.wait(10)
 
     report = {"benchmark": f"control plane, {args.agents} agents + {args.tools} tools + {args.numbers} numbers",
-              "runs": args.runs, "cpus": os.cpu_count(), **results,
+              "runs": args.runs, "cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()],
+              **results,
               "targets": {"plan_s": 2.0, "apply_one_change_s": 0.5},
               "met": {"plan": results["plan_noop"]["median_s"] < 2.0 and results["plan_one_change"]["median_s"] < 2.0,
                       "apply_one_change": results["apply_one_change_runner_side"]["median_s"] < 0.5}}
