@@ -194,6 +194,21 @@ class Outbox:
                 (now + lease_sec, owner, now, now, limit)).fetchall()
         return [OutboxRow(*r) for r in rows]
 
+    def leases(self) -> list[tuple[str, str]]:
+        """(id, owner) of every row being delivered right now."""
+        with self.lock:
+            return self.conn.execute(
+                f"SELECT id, lease_owner FROM {TABLE} WHERE status='delivering'").fetchall()
+
+    def expire_leases(self, ids: list[str], now: float | None = None) -> None:
+        """End these leases now: their owner is known to be dead, so nobody is delivering them."""
+        if not ids:
+            return
+        now = time.time() if now is None else now
+        with self._tx() as conn:
+            conn.executemany(f"UPDATE {TABLE} SET lease_until=? WHERE id=? AND status='delivering'",
+                             [(now, i) for i in ids])
+
     def record_attempt(self, row: OutboxRow, *, http_status: int | None, error: str | None,
                        duration_ms: float, ok: bool, owner: str, base_delay: float, max_delay: float,
                        now: float | None = None) -> str:

@@ -4,8 +4,10 @@ Runs inside the runner (``await Worker(state_dir).run(stop)``) or on its own:
 
     python -m cb.runner.webhooks.worker --state DIR
 
-Several workers may share one database: leases keep them from delivering the same row at once,
-and a worker killed mid-delivery (even with SIGKILL) only delays that row until its lease ends.
+Several workers may share one database: leases keep them from delivering the same row at once.
+A worker killed mid-delivery (even with SIGKILL) leaves its lease behind; a worker on the same
+host sees the owner's process is gone and takes the row over at once, one elsewhere when the
+lease ends.
 Database calls run in a thread so a slow fsync never stalls the call path's event loop.
 """
 
@@ -17,6 +19,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import uuid
 from pathlib import Path
 from typing import Mapping
@@ -43,14 +46,30 @@ class Worker:
         self.concurrency = concurrency
         self.base_delay, self.max_delay = base_delay, max_delay
         self.env = os.environ if env is None else env
-        self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.owner = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
 
     def notify(self) -> None:
         """Something was enqueued: look now instead of at the next poll."""
         self._wake.set()
 
+    def reclaim_orphans(self) -> list[str]:
+        """End the leases of workers on this host whose process is gone (killed, even by SIGKILL),
+        so a restarted runner delivers at once instead of waiting for the lease to run out.
+        A live or unknown owner keeps its lease: its delivery may still be in flight."""
+        host = socket.gethostname()
+        dead = []
+        for row_id, owner in self.outbox.leases():
+            parts = (owner or "").split("/")
+            if len(parts) == 3 and parts[0] == host and parts[1].isdigit() and not _alive(int(parts[1])):
+                dead.append(row_id)
+        self.outbox.expire_leases(dead)
+        return dead
+
     async def run_once(self, client: httpx.AsyncClient) -> int:
+        orphans = await asyncio.to_thread(self.reclaim_orphans)
+        if orphans:
+            log.info("taking over %d delivery(ies) from a worker that died: %s", len(orphans), ", ".join(orphans))
         rows = await asyncio.to_thread(self.outbox.claim, self.owner, self.lease_sec, self.concurrency)
         await asyncio.gather(*(self._deliver(client, row) for row in rows))
         return len(rows)
@@ -85,6 +104,16 @@ class Worker:
 
     def close(self) -> None:
         self.outbox.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -112,8 +112,8 @@ def test_a_worker_killed_with_sigkill_mid_delivery_delivers_after_restart(tmp_pa
     r = receiver(["stall", 200])
     box = Outbox.open(tmp_path)
     row_id = box.enqueue(call_id="call_1", url=r.url, payload=payload(), secret_ref="${env:HOOK_SECRET}")
-    cmd = [sys.executable, "-m", "cb.runner.webhooks.worker", "--state", str(tmp_path),
-           "--timeout", "1", "--lease", "1.5", "--poll", "0.05"]
+    # Default timeout and lease (10 s, 15 s): the restarted worker must not wait the lease out.
+    cmd = [sys.executable, "-m", "cb.runner.webhooks.worker", "--state", str(tmp_path), "--poll", "0.05"]
     env = {**os.environ, "HOOK_SECRET": SECRET}
     first = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -126,10 +126,10 @@ def test_a_worker_killed_with_sigkill_mid_delivery_delivers_after_restart(tmp_pa
             first.kill()
     second = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 10
         while box.get(row_id).status != "delivered" and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert box.get(row_id).status == "delivered"
+        assert box.get(row_id).status == "delivered", "taken over from the dead worker before its lease ended"
     finally:
         second.send_signal(signal.SIGTERM)
         try:

@@ -94,3 +94,29 @@ def test_a_held_delivery_waits_for_its_body_and_goes_as_is_if_post_call_work_nev
     [row] = box.claim("w", lease_sec=5, now=61.0)
     assert row.id == other and "the runner stopped" in row.body
     assert not box.release(other, final), "too late: the provisional body was already sent"
+
+
+def test_only_leases_of_dead_processes_on_this_host_are_taken_over(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from cb.runner.webhooks.worker import Worker
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # reaped: its pid is free
+    host = socket.gethostname()
+    owners = {"dead": f"{host}/{dead.pid}/x", "alive": f"{host}/{os.getpid()}/y",
+              "elsewhere": f"other-host/{dead.pid}/z"}
+    box = Outbox.open(tmp_path)
+    ids = {name: box.enqueue(call_id=name, url="http://127.0.0.1:9/x", payload=payload(name), now=0.0)
+           for name in owners}
+    assert len(box.claim("w", lease_sec=3600, limit=3)) == 3
+    for name, owner in owners.items():
+        box.conn.execute("UPDATE cb_webhook_outbox SET lease_owner=? WHERE id=?", (owner, ids[name]))
+    worker = Worker(tmp_path)
+    assert worker.reclaim_orphans() == [ids["dead"]]
+    [row] = box.claim("w2", lease_sec=10, limit=3)
+    assert row.id == ids["dead"], "the dead worker's row is taken over now, the others keep their leases"
+    worker.close()

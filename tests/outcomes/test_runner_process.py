@@ -1,4 +1,5 @@
-"""A call's recording and transcript, served by a real runner process under the admin token."""
+"""The outcomes extension inside a real runner process: call media behind the token, and a runner
+SIGKILLed mid-delivery that delivers after restart (the worker runs in-process there)."""
 
 from __future__ import annotations
 
@@ -34,3 +35,34 @@ def test_media_needs_the_token_and_serves_only_a_calls_own_files(tmp_path):
             assert httpx.get(f"{runner.url}/v1/calls/{bad}", headers=auth, timeout=10).status_code == 404, bad
     finally:
         runner.stop()
+
+
+def test_a_runner_killed_with_sigkill_mid_delivery_delivers_after_restart(tmp_path, receiver):
+    import signal
+
+    from cb.runner.webhooks import Outbox, WebhookPayload, verify_signature
+
+    hook = receiver(["stall", 200])
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "cb.yaml").write_text("apiVersion: cb/v1\nkind: Project\nname: kill\npaths: [agents]\n")
+    state = tmp_path / "state"
+    box = Outbox.open(state)
+    row_id = box.enqueue(call_id="call_k", url=hook.url, secret_ref="${env:HOOK_SECRET}", payload=WebhookPayload(
+        call_id="call_k", agent="agent.front-desk", status="completed", duration_sec=3))
+    env = {"HOOK_SECRET": "s3cret"}
+    runner = start_runner(project, state, env=env)
+    try:
+        hook.wait_for(1, timeout=30)
+        runner.proc.send_signal(signal.SIGKILL)
+        runner.proc.wait(10)
+    finally:
+        runner.stop()
+    assert box.get(row_id).status == "delivering"
+    runner = start_runner(project, state, env=env)
+    try:
+        second = hook.wait_for(2, timeout=30)[1]
+    finally:
+        runner.stop()
+    verify_signature("s3cret", second.body, second.headers["CB-Signature"])
+    assert second.headers["CB-Idempotency-Key"] == row_id and box.get(row_id).status == "delivered"
