@@ -140,6 +140,7 @@ class SimulatedCaller:
                                           "media": {"track": "inbound", "chunk": str(seq),
                                                     "timestamp": str(seq * 20), "payload": base64.b64encode(payload).decode()}}))
             except Exception:  # noqa: BLE001 - the runner hung up
+                self.result.ended_by = self.result.ended_by or "agent"
                 self._closed.set()
                 return
             self._play_one_frame(now)

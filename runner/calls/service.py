@@ -123,7 +123,10 @@ class CallService:
             self.metrics.loop_lag.set(self.loop_lag)
 
     async def stop(self) -> None:
-        """Refuse new calls, let calls in progress finish until the deadline, then end them."""
+        """Refuse new calls, let calls in progress finish until the deadline, then end them.
+        Idempotent: graceful.run drains before uvicorn's shutdown, the app's shutdown hook again."""
+        if self.draining and not self.sessions and not self.pending:
+            return
         self.draining = True
         active = [s for s in self.sessions.values()]
         if active:
