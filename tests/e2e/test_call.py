@@ -45,3 +45,16 @@ def test_a_local_call_end_to_end(runner, project, llm):
     system = llm.requests[0]["messages"][0]
     assert system == {"role": "system", "content": "You are the front desk of Bright Smile Dental.\n"}
     assert any(t["function"]["name"] == "end_call" for t in llm.requests[0]["tools"])
+
+
+def test_a_silent_caller_is_hung_up_on_after_the_silence_timeout(runner, project, llm):
+    from .harness import write_project
+
+    write_project(project, llm_url=llm.url, silence=3)
+    code, out = runner.apply(project)
+    assert code == 0, out
+    result = place(runner, [], hangup_after_secs=15)  # listens to the greeting, then says nothing
+    assert result.ended_by == "agent"
+    record = open_records(runner.state_dir).get(result.call_id)
+    assert (record.status, record.end_reason) == ("completed", "silence_timeout")
+    assert llm.requests == []  # nobody spoke, nothing was asked of the model
