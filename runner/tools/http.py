@@ -35,13 +35,23 @@ class HttpOutcome:
     error: str | None = None
 
 
-def resolve(text: str, env: Mapping[str, str]) -> str:
+def resolve(text: str, env: Mapping[str, str], used: list[str] | None = None) -> str:
+    """``${env:NAME}`` replaced by its value; each value used is added to ``used``."""
     def value(m) -> str:
         name = m.group(1)
         if name not in env:
             raise MissingSecret(f"environment variable {name} is not set in the runner's environment")
+        if used is not None and env[name]:
+            used.append(env[name])
         return env[name]
     return ENV_REF.sub(value, text)
+
+
+def _scrub(message: str, secrets: list[str]) -> str:
+    """An error text fit for logs: httpx may quote the URL, and a URL may carry a secret."""
+    for secret in secrets:
+        message = message.replace(secret, "[redacted]")
+    return message
 
 
 def _result(response: httpx.Response) -> Any:
@@ -57,9 +67,10 @@ def _result(response: httpx.Response) -> Any:
 
 async def call(client: httpx.AsyncClient, run: HttpRun, args: dict[str, Any],
                env: Mapping[str, str] = os.environ) -> HttpOutcome:
+    secrets: list[str] = []
     try:
-        url = resolve(run.url, env)
-        headers = {k: resolve(v, env) for k, v in run.headers.items()}
+        url = resolve(run.url, env, secrets)
+        headers = {k: resolve(v, env, secrets) for k, v in run.headers.items()}
     except MissingSecret as exc:
         return HttpOutcome(False, "error", None, 0, error=str(exc))
     request: dict[str, Any] = {"headers": headers}
@@ -80,7 +91,7 @@ async def call(client: httpx.AsyncClient, run: HttpRun, args: dict[str, Any],
         except (asyncio.TimeoutError, httpx.TimeoutException):
             return HttpOutcome(False, "timeout", None, attempts, error=f"timed out after {run.timeout_ms} ms")
         except httpx.HTTPError as exc:
-            last = HttpOutcome(False, "error", None, attempts, error=f"{type(exc).__name__}: {exc}"[:300])
+            last = HttpOutcome(False, "error", None, attempts, error=_scrub(f"{type(exc).__name__}: {exc}", secrets)[:300])
         else:
             if response.is_success:
                 return HttpOutcome(True, "ok", response.status_code, attempts, result=_result(response))

@@ -218,3 +218,21 @@ def test_a_tool_call_cancelled_by_an_interruption_is_still_logged(receiver):
     assert asyncio.run(go()) == "cancelled"
     [record] = ex.records
     assert record.status == "cancelled" and record.filler_spoken and not record.ok
+
+
+def test_a_secret_in_the_url_never_reaches_the_error_the_llm_and_the_log_see():
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    tool = ToolSpec.model_validate({
+        "description": "x", "failure_phrase": "Sorry.",
+        "http": {"url": f"http://127.0.0.1:{port}/lookup?key=${{env:BOOKING_TOKEN}}", "method": "GET", "timeout_ms": 2000}})
+    result, record, _, _ = run(tool, {}, name="lookup")
+    assert record.status == "error" and "Connect" in record.error
+    assert TOKEN not in json.dumps(result) and TOKEN not in json.dumps(record.to_dict())
+    # httpx quotes the URL in some errors: whatever it says, the resolved secret is taken out
+    from cb.runner.tools.http import _scrub
+
+    assert _scrub(f"InvalidURL: http://h/lookup?key={TOKEN}", [TOKEN]) == "InvalidURL: http://h/lookup?key=[redacted]"
