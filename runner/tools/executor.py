@@ -197,6 +197,8 @@ class ToolExecutor:
         if o.ok:
             return {"ok": True, "result": o.result}
         answer: dict[str, Any] = {"ok": False, "error": o.error}
+        if o.result is not None:  # what the endpoint said (e.g. "slot taken"): the LLM can use it
+            answer["response"] = o.result
         if o.status == "invalid_arguments":
             answer["fix"] = f"call {name} again with arguments that match its parameters schema"
         elif failure:

@@ -115,6 +115,7 @@ def test_a_4xx_is_the_tool_saying_no_and_is_not_retried(receiver):
     r = receiver([409])
     result, record, _, _ = run(spec(r.url, retries=3, filler_ms=5000), SLOT)
     assert record.http_status == 409 and len(r.requests) == 1 and not result["ok"]
+    assert result["response"] == {"error": "scripted failure"}, "the LLM hears what the endpoint said"
 
 
 def test_get_tools_send_arguments_as_query_parameters(receiver):
