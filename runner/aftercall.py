@@ -86,10 +86,25 @@ class AfterCall:
         payload = WebhookPayload(event="call.started", call_id=plan.call_id, agent=plan.agent,
                                  revision=plan.agent_revision, status="in-progress", started_at=plan.started,
                                  duration_sec=0)
-        with self.outbox.lock:  # a single small insert: cheap enough for the call's start
-            enqueue(self.conn, call_id=plan.call_id, url=hook["url"], payload=payload, event="call.started",
-                    secret_ref=hook.get("secret"))
-        self.notify()
+
+        def owe() -> None:
+            with self.outbox.lock:
+                enqueue(self.conn, call_id=plan.call_id, url=hook["url"], payload=payload, event="call.started",
+                        secret_ref=hook.get("secret"))
+
+        async def owe_off_the_loop() -> None:  # the database may be busy for a moment
+            await asyncio.to_thread(owe)
+            self.notify()
+
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            owe()
+            self.notify()
+            return None
+        task = asyncio.ensure_future(owe_off_the_loop())
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
         return None
 
     async def __call__(self, plan: Any, record: Any, extras: Mapping[str, Any]) -> None:

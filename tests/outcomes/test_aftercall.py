@@ -136,3 +136,17 @@ def test_call_started_is_owed_as_the_call_begins_when_asked_for(tmp_path):
     after.call_started(p)
     [row] = Outbox.open(tmp_path).list()
     assert row.event == "call.started" and row.status == "pending" and '"status":"in-progress"' in row.body
+
+
+def test_call_started_stays_off_the_calls_event_loop(tmp_path):
+    after = AfterCall(tmp_path)
+    p = plan("http://127.0.0.1:9/hook")
+    p.spec["webhook"]["events"] = ["call.started"]
+
+    async def go():
+        after.call_started(p)
+        assert after.tasks, "queued for a thread, not written on the loop"
+        await after.drain()
+
+    asyncio.run(go())
+    assert [r.event for r in Outbox.open(tmp_path).list()] == ["call.started"]
