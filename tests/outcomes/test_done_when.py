@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-import time
 import wave
 from pathlib import Path
 
