@@ -13,6 +13,7 @@ import importlib
 import ipaddress
 import logging
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -42,6 +43,7 @@ class Settings:
     public_url: str | None = None  # what telephony providers call back; default http://host:port
     project_dir: Path | None = None  # the project the runner belongs to
     watch_dir: Path | None = None  # `--watch DIR`: apply every valid edit under DIR (source watch)
+    state_db: str | None = None  # postgresql://... to share the fleet's state between runners
 
     @property
     def public_base_url(self) -> str:
@@ -103,6 +105,34 @@ def _load_installer(target: str) -> Callable[[FastAPI, RunnerContext], None] | N
     return getattr(mod, attr)
 
 
+class _Follower:
+    """Polls the state for commits made by another process (several runners on one PostgreSQL
+    state, or a second process on the SQLite file) and swaps them in like a local apply."""
+
+    INTERVAL_S = 0.1
+
+    def __init__(self, store: StateStore):
+        self.store = store
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run(self) -> None:
+        while not self._stop.wait(self.INTERVAL_S):
+            try:
+                self.store.refresh()
+            except Exception:  # noqa: BLE001 - a blip in the database must not stop following
+                log.exception("could not refresh the state")
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="cb-state-follower", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
 async def _run_hooks(hooks: list) -> None:
     for hook in hooks:
         result = hook()
@@ -117,9 +147,12 @@ def create_app(settings: Settings, extensions: list[str] | None = None) -> FastA
 
     from .admin.routes import install as install_admin
 
-    store = open_store(settings.state_dir)
+    store = open_store(settings.state_dir, settings.state_db)
     ctx = RunnerContext(store=store, settings=settings, log=log)
     ctx.engine = Engine(store, ProviderRegistry(settings, store))
+    follower = _Follower(store)  # commits by other runners sharing the state reach this one's calls
+    ctx.startup.append(follower.start)
+    ctx.shutdown.append(follower.stop)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -162,14 +195,15 @@ def create_app(settings: Settings, extensions: list[str] | None = None) -> FastA
 
 def settings_from_env(host: str, port: int, state_dir: str | os.PathLike, token_file: str | None = None,
                       public_url: str | None = None, project_dir: str | None = None,
-                      watch_dir: str | None = None) -> Settings:
+                      watch_dir: str | None = None, state_db: str | None = None) -> Settings:
     token = os.environ.get("CB_TOKEN") or None
     if token_file:
         token = Path(token_file).read_text().strip() or None
     return Settings(host=host, port=port, state_dir=Path(state_dir), token=token,
                     public_url=public_url or os.environ.get("CB_PUBLIC_URL") or None,
                     project_dir=Path(project_dir) if project_dir else None,
-                    watch_dir=Path(watch_dir) if watch_dir else None)
+                    watch_dir=Path(watch_dir) if watch_dir else None,
+                    state_db=state_db or os.environ.get("CB_STATE_DB") or None)
 
 
 def serve(settings: Settings) -> None:

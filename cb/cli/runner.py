@@ -14,8 +14,10 @@ from .errors import UserError
 @click.option("--public-url", help="Base URL telephony providers reach this runner at (else CB_PUBLIC_URL, else http://HOST:PORT).")
 @click.option("--watch", "watch_dir", type=click.Path(exists=True, file_okay=False),
               help="Operator mode: apply every valid edit under DIR at once (source watch); invalid edits are refused.")
+@click.option("--state-db", metavar="URL", help="postgresql://... to share one fleet's state between runners "
+              "(else CB_STATE_DB; default: SQLite in the state folder).")
 def runner(host: str, port: int, state_dir: str | None, token_file: str | None, public_url: str | None,
-           watch_dir: str | None) -> None:
+           watch_dir: str | None, state_db: str | None) -> None:
     """Run the runner: admin API (/v1), GET /healthz, telephony webhooks and calls.
 
     \b
@@ -28,11 +30,13 @@ def runner(host: str, port: int, state_dir: str | None, token_file: str | None, 
 
     from cb.config.project import find_root
     from cb.runner.app import check_exposure, serve, settings_from_env
+    from cb.state.dialect import dialect_for
 
     root = find_root(Path.cwd()) or Path.cwd()
-    settings = settings_from_env(host, port, state_dir or root / ".cb", token_file, public_url, str(root), watch_dir)
+    settings = settings_from_env(host, port, state_dir or root / ".cb", token_file, public_url, str(root), watch_dir, state_db)
     try:
         check_exposure(settings)
+        dialect_for(settings.state_db)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     serve(settings)

@@ -1,14 +1,16 @@
-"""Everything SQL-dialect specific lives here, so PostgreSQL could back the store.
+"""Everything SQL-dialect specific lives here: SQLite (the embedded default) and PostgreSQL.
 
-The statements in ``store.py`` are portable SQL (``INSERT ... ON CONFLICT``, no SQLite-only
-functions) written with ``?`` placeholders; a PostgreSQL dialect would translate them to ``%s``
-and open a psycopg connection instead. Only SQLite is implemented: it is the embedded default.
+The statements in ``store.py`` are portable SQL (``INSERT ... ON CONFLICT``, no engine-only
+functions, ids assigned by the store) written with ``?`` placeholders. PostgreSQL lets several
+runners share one fleet's state: ``cb runner --state-db postgresql://...``; its adapter turns
+``?`` into ``%s`` and takes a table lock where SQLite says BEGIN IMMEDIATE.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS cb_meta (
@@ -62,3 +64,47 @@ class SQLite:
 
     def is_unique_violation(self, exc: Exception) -> bool:
         return isinstance(exc, sqlite3.IntegrityError)
+
+
+class _PgConnection:
+    """psycopg's connection, spoken to with the store's ``?`` placeholders."""
+
+    def __init__(self, conn: Any):
+        self._conn = conn
+
+    def execute(self, sql: str, params: tuple = ()) -> Any:
+        return self._conn.execute(sql.replace("?", "%s"), params)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class Postgres:
+    name = "postgresql"
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def connect(self, state_dir: Path) -> _PgConnection:
+        try:
+            import psycopg
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise RuntimeError("a PostgreSQL state needs psycopg: pip install 'cb[postgres]'") from exc
+        return _PgConnection(psycopg.connect(self.url, autocommit=True))
+
+    def begin_write(self, conn: _PgConnection) -> None:
+        """One writer at a time across every runner sharing the database; readers are not blocked."""
+        conn.execute("BEGIN")
+        conn.execute("LOCK TABLE cb_meta IN EXCLUSIVE MODE")
+
+    def is_unique_violation(self, exc: Exception) -> bool:
+        return type(exc).__name__ == "UniqueViolation"
+
+
+def dialect_for(url: str | None) -> SQLite | Postgres:
+    if url and url.startswith(("postgresql://", "postgres://")):
+        return Postgres(url)
+    if url:
+        raise ValueError(f"unsupported state database {url.split(':', 1)[0]!r}: use postgresql://..., "
+                         "or leave it out for SQLite in the state folder")
+    return SQLite()

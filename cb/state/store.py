@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .canonical import canonical_json, content_hash
-from .dialect import SCHEMA, SQLite
+from .dialect import SCHEMA, SQLite, dialect_for
 from .errors import LockHeld, NotFound, StaleState, StateError
 from .types import Cause, Lock, Revision, Snapshot, SOURCES, freeze
 
@@ -63,7 +63,7 @@ def chain_record(row: dict[str, Any]) -> dict[str, Any]:
 
 
 class StateStore:
-    def __init__(self, state_dir: Path, dialect: SQLite | None = None):
+    def __init__(self, state_dir: Path, dialect: Any = None):
         self.dir = Path(state_dir)
         self.dialect = dialect or SQLite()
         self._conn = self.dialect.connect(self.dir)
@@ -122,6 +122,24 @@ class StateStore:
     def snapshot(self) -> Snapshot:
         """The current immutable snapshot: ``.serial`` and ``.resources`` (address -> Revision)."""
         return self._snapshot
+
+    def refresh(self) -> Snapshot:
+        """Pick up commits made by another process sharing the database (another runner), and tell
+        subscribers. Cheap when nothing moved: one indexed read."""
+        with self._mutex:
+            serial = int(self._meta("serial") or 0)
+            if serial == self._snapshot.serial:
+                return self._snapshot
+            self._snapshot = snapshot = self._load_snapshot()
+        self._notify(snapshot)
+        return snapshot
+
+    def _notify(self, snapshot: Snapshot) -> None:
+        for callback in list(self._subscribers):
+            try:
+                callback(snapshot)
+            except Exception:  # a subscriber's bug must not undo a committed change
+                log.exception("state subscriber %r failed", callback)
 
     def subscribe(self, callback: Callable[[Snapshot], None]) -> Callable[[], None]:
         """Call ``callback(snapshot)`` synchronously after every committed change; returns an unsubscribe."""
@@ -257,11 +275,7 @@ class StateStore:
                     resources[rev.address] = rev
             self._snapshot = Snapshot(lineage, serial + 1, resources)
             snapshot = self._snapshot
-        for callback in list(self._subscribers):
-            try:
-                callback(snapshot)
-            except Exception:  # a subscriber's bug must not undo a committed change
-                log.exception("state subscriber %r failed", callback)
+        self._notify(snapshot)
         return snapshot
 
     def _write(self, changes: list[Change], serial: int, source: str, cause_json: str, applied_by: str) -> list[Revision]:
@@ -317,6 +331,7 @@ class StateStore:
         return self._mutex
 
 
-def open_store(state_dir: str | Path) -> StateStore:
-    """Open (creating if needed, with a fresh lineage) the state in ``state_dir``/state.db."""
-    return StateStore(Path(state_dir))
+def open_store(state_dir: str | Path, url: str | None = None) -> StateStore:
+    """Open (creating if needed, with a fresh lineage) the state in ``state_dir``/state.db, or in the
+    PostgreSQL database ``url`` (postgresql://...) that several runners may share."""
+    return StateStore(Path(state_dir), dialect_for(url))

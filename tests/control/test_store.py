@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from .pg import pg_server, pg_url  # noqa: F401  (fixtures)
+
 from cb.state import open_store
 from cb.state.audit import verify
 from cb.state.errors import LockHeld, NotFound, StaleState, StateError
@@ -20,19 +22,39 @@ def agent(name: str, greeting: str = "hi") -> Change:
     return Change(f"agent.{name}", "Agent", name, "create", content)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request, tmp_path):
+    """Where the state lives: open_store arguments. Every store test runs on both dialects."""
+    if request.param == "sqlite":
+        return (tmp_path, None)
+    return (tmp_path, request.getfixturevalue("pg_url"))
+
+
 @pytest.fixture
-def store(tmp_path):
-    s = open_store(tmp_path)
+def store(backend):
+    s = open_store(*backend)
     yield s
     s.close()
 
 
-def test_lineage_is_fixed_at_creation_and_survives_reopen(tmp_path):
-    first = open_store(tmp_path)
+def tamper(store, sql):
+    """Edit the database behind the store's back, as an attacker with file or SQL access would."""
+    if store.dialect.name == "sqlite":
+        with sqlite3.connect(store.dir / "state.db") as db:
+            db.execute(sql)
+    else:
+        import psycopg
+
+        with psycopg.connect(store.dialect.url, autocommit=True) as db:
+            db.execute(sql)
+
+
+def test_lineage_is_fixed_at_creation_and_survives_reopen(backend):
+    first = open_store(*backend)
     lineage = first.lineage
     first.commit([agent("a")], source="apply")
     first.close()
-    again = open_store(tmp_path)
+    again = open_store(*backend)
     assert again.lineage == lineage and again.snapshot().serial == 1
     assert again.snapshot().resources["agent.a"].content["spec"]["greeting"] == "hi"
     again.close()
@@ -149,18 +171,17 @@ def test_delete_leaves_a_tombstone(store):
     assert store.history("agent.a")[-1].content is None
 
 
-@pytest.mark.parametrize("tamper, where", [
+@pytest.mark.parametrize("sql, where", [
     ("UPDATE cb_revisions SET applied_by = 'mallory' WHERE id = 2", 2),
     ("UPDATE cb_revisions SET source = 'watch' WHERE id = 1", 1),
     ("DELETE FROM cb_revisions WHERE id = 2", 3),
     ("UPDATE cb_blobs SET content = '{\"forged\":true}' WHERE hash = (SELECT hash FROM cb_revisions WHERE id = 3)", 3),
 ])
-def test_audit_names_the_first_broken_link(store, tamper, where):
+def test_audit_names_the_first_broken_link(store, sql, where):
     for n in "abc":
         store.commit([agent(n)], source="apply")
     assert verify(store).ok and verify(store).checked == 3
-    with sqlite3.connect(store.dir / "state.db") as db:
-        db.execute(tamper)
+    tamper(store, sql)
     result = verify(store)
     assert not result.ok and result.broken_at == where, result
 
@@ -168,18 +189,22 @@ def test_audit_names_the_first_broken_link(store, tamper, where):
 def test_audit_notices_the_newest_revisions_removed(store):
     for n in "ab":
         store.commit([agent(n)], source="apply")
-    with sqlite3.connect(store.dir / "state.db") as db:
-        db.execute("DELETE FROM cb_revisions WHERE id = 2")
+    tamper(store, "DELETE FROM cb_revisions WHERE id = 2")
     result = verify(store)
     assert not result.ok and "chain head" in result.reason
 
 
-def test_a_second_process_on_the_same_file_never_builds_on_a_stale_copy(tmp_path):
-    one, two = open_store(tmp_path), open_store(tmp_path)
+def test_a_second_runner_on_the_same_state_never_builds_on_a_stale_copy(backend):
+    one, two = open_store(*backend), open_store(*backend)
     one.commit([agent("a")], source="apply")
     snap = two.commit([agent("b")], source="apply")  # two's in-memory copy had not seen agent.a
     assert snap.serial == 2 and set(snap.resources) == {"agent.a", "agent.b"}
     with pytest.raises(LockHeld):
         one.acquire_lock("x", "apply") and two.acquire_lock("y", "apply")
+    seen = []
+    one.subscribe(lambda snap: seen.append(snap.serial))
+    assert one.snapshot().serial == 1 and one.refresh().serial == 2 and seen == [2]  # picks up two's commit
+    assert one.refresh().serial == 2 and seen == [2]  # nothing moved: no notification
+    assert verify(one).ok
     one.close()
     two.close()
