@@ -7,14 +7,20 @@ stateless and thread-safe, so each call gets a fresh state over one shared sessi
 
 from __future__ import annotations
 
+import os
 import threading
 from importlib import resources
 
 from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
-from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
+from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams, VADState
 
 _lock = threading.Lock()
 _session = None
+# pipecat hands every 20 ms frame to a thread of the call's own; with tens of calls those threads
+# fight the event loop for the GIL and turn latency grows to seconds (bench/README.md). Silero on
+# a 32 ms window is ~0.2 ms, cheaper inline than the hand-off. CB_VAD_THREAD=1 restores the thread
+# (for before/after benchmarks).
+INLINE = os.environ.get("CB_VAD_THREAD", "") != "1"
 
 
 def _shared_session():
@@ -41,6 +47,11 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
         self._model = _StreamModel(_shared_session())
         self._windows_since_reset = 0
         self._low_confidence_windows = 0
+
+    async def analyze_audio(self, buffer: bytes) -> VADState:
+        if INLINE:
+            return self._run_analyzer(buffer)
+        return await super().analyze_audio(buffer)
 
 
 def vad_analyzer(start_secs: float, stop_secs: float) -> SharedSileroVADAnalyzer:
