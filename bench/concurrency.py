@@ -93,7 +93,8 @@ def judge(row: dict[str, Any], base_p95: float | None) -> dict[str, Any]:
 
 
 def main(quick: bool = False, steps: tuple[int, ...] | None = None, budget_s: float | None = None,
-         profile: str = "b", env: dict[str, str] | None = None, log=print) -> dict[str, Any]:
+         profile: str = "b", env: dict[str, str] | None = None, log=print,
+         keep_going: bool = False) -> dict[str, Any]:
     steps = steps or (QUICK_STEPS if quick else FULL_STEPS)
     budget_s = budget_s or (120 if quick else 600)
     turns = 2 if quick else 3
@@ -109,8 +110,12 @@ def main(quick: bool = False, steps: tuple[int, ...] | None = None, budget_s: fl
         rows.append(row)
         log(f"  N={n:<4} turn p95 {row['total_ms'].get('p95')} ms, jitter p99 {row['jitter_ms'].get('p99')} ms, "
             f"runner cpu {row['runner_cpu_pct']}%, {'ok' if row['judged']['passed'] else 'FAIL: ' + '; '.join(row['judged']['why'])}")
+        if not row["judged"]["passed"] and not keep_going:
+            break
+    held = rows[0]["calls"] if rows else 0
+    for row in rows[1:]:  # the largest N up to which every step passed
         if not row["judged"]["passed"]:
             break
-        held = n
+        held = row["calls"]
     return {"profile": profile, "turns_per_call": turns, "single_call_p95_ms": base_p95, "max_calls_held": held,
             "target": 100, "met": held >= 100, "steps": rows, "env": env or {}}

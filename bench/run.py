@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--budget", type=float, help="concurrency time budget in seconds")
     parser.add_argument("--runner-env", action="append", default=[], metavar="KEY=VALUE",
                         help="environment for the runner in the concurrency section (before/after experiments)")
+    parser.add_argument("--keep-going", action="store_true", help="concurrency: run every step even after one fails")
     parser.add_argument("--out", help="JSON file to write (default bench/results/bench-<time>.json)")
     args = parser.parse_args(argv)
     quiet_pipecat()
@@ -110,7 +111,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         log("concurrency")
         env = dict(kv.split("=", 1) for kv in args.runner_env)
         steps = tuple(int(x) for x in args.steps.split(",")) if args.steps else None
-        report["concurrency"] = concurrency.main(args.quick, steps, args.budget, env=env, log=log)
+        report["concurrency"] = concurrency.main(args.quick, steps, args.budget, env=env, log=log,
+                                                 keep_going=args.keep_going)
     if "control" in sections:
         log("control plane")
         report["control"] = control(args.quick)
