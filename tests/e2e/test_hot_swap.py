@@ -36,8 +36,8 @@ def test_twenty_swaps_during_five_calls(runner, project, llm):
 
     async def call(delay: float):
         await asyncio.sleep(delay)
-        caller = SimulatedCaller(runner.url, token, to_number="+14155550100", turn_timeout_secs=40,
-                                 lines=[Line("Hi, I would like to book an appointment."), Line("No thank you, goodbye.")])
+        caller = SimulatedCaller(runner.url, token, to_number="+14155550100", turn_timeout_secs=15,
+                                 lines=[Line("Hi I would like to book an appointment."), Line("No thank you goodbye.")])
         return await caller.run()
 
     async def swaps():
