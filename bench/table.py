@@ -69,11 +69,15 @@ def rows(report: dict[str, Any]) -> list[tuple]:
                                  "ok" if row["judged"]["passed"] else "FAIL"))
             out.append(_stat_row(sec, "agent frame jitter, ms (p99: " + _f(row["jitter_ms"].get("p99")) + ")",
                                  row["jitter_ms"], "p99 < 20", ""))
-            out.append((sec, f"runner cpu {row['runner_cpu_pct']}%, caller cpu {row['caller_cpu_pct']}%, "
+            out.append((sec, f"runner cpu {row['runner_cpu_pct']}% ({row.get('runner_cpu_pct_per_call')}% a call), caller cpu {row['caller_cpu_pct']}%, "
                              f"loop lag p95 {_f(row['runner_loop_lag_ms'].get('p95'))} ms, failed calls {row['failed_calls']}",
                         "", "", "", "", "", ""))
         out.append(("concurrency", "largest N held (p95 <= 1.5x one call, jitter p99 < 20 ms)", "",
                     str(c["max_calls_held"]), "", "", ">= 100", "met" if c["met"] else "MISSED"))
+        if c.get("cpu_pct_per_call"):
+            out.append(("concurrency", f"runner cpu per call {c['cpu_pct_per_call']}% of a core -> projected "
+                                       f"{c['projected_calls_per_core_at_80pct']} calls/core at 80% (if the core were free)",
+                        "", "", "", "", "", "projection"))
     ctl = report.get("control") or {}
     v = ctl.get("validate") or {}
     if "median_s" in v:
