@@ -43,6 +43,10 @@ def rows(report: dict[str, Any]) -> list[tuple]:
         else:
             out.append(_stat_row(sec, "total: last speech -> 1st agent frame, ms", r["total_ms"], "reported"))
             out.append(_stat_row(sec, "  of which endpointing (replayed VAD), ms", r["endpointing_ms"]))
+        prom = r.get("runner_prometheus") or {}
+        if prom:
+            parts = ", ".join(f"{k} {v['mean_ms']}" for k, v in prom.items())
+            out.append((sec, f"runner's own /metrics, mean ms: {parts}", "", "", "", "", "", ""))
         if r.get("errors"):
             out.append((sec, f"errors: {r['errors'][:2]}", "", "", "", "", "", "FAILED"))
     for ms, r in (report.get("bargein") or {}).items():

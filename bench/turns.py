@@ -59,12 +59,29 @@ def measure(profile: str, calls: int, turns_per_call: int) -> dict[str, Any]:
             rows += analyse.turns(trace, vad)
             record = stack.call_record(trace.call_id) if trace.call_id else None
             runner_turns = (record or {}).get("turns") or []
+        prometheus = stage_means(stack.metrics())
     result = {"profile": profile, "title": PROFILES[profile]["title"], "calls": calls, "turns": len(rows),
-              "errors": errors, "runner_breakdown_last_call": runner_turns}
+              "errors": errors, "runner_breakdown_last_call": runner_turns, "runner_prometheus": prometheus}
     for key in ("total_ms", "endpointing_ms", "orchestration_ms"):
         result[key] = analyse.summary([r.get(key) for r in rows])
     result["targets"] = check(result, TARGETS.get(profile, {}))
     return result
+
+
+def stage_means(text: str) -> dict[str, Any]:
+    """Mean of each cb_turn_stage_seconds / cb_turn_latency_seconds histogram on the runner's /metrics:
+    the same breakdown production exports."""
+    sums: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    for line in text.splitlines():
+        for metric in ("cb_turn_stage_seconds", "cb_turn_latency_seconds"):
+            for suffix, into in (("_sum", sums), ("_count", counts)):
+                if line.startswith(metric + suffix + "{"):
+                    labels, value = line[len(metric + suffix) + 1:].rsplit("} ", 1)
+                    stage = dict(kv.split("=", 1) for kv in labels.split(",")).get("stage", '"total"').strip('"')
+                    into[stage] = into.get(stage, 0.0) + float(value)
+    return {stage: {"count": int(counts[stage]), "mean_ms": round(1000 * sums[stage] / counts[stage], 1)}
+            for stage in counts if counts[stage]}
 
 
 def check(result: dict[str, Any], targets: dict[str, float]) -> dict[str, Any]:

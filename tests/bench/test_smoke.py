@@ -22,6 +22,8 @@ def test_turns_smoke():
     assert 150 < r["endpointing_ms"]["median"] < 1000
     assert 0 < r["orchestration_ms"]["median"] < r["total_ms"]["median"]
     assert "orchestration_ms.median" in r["targets"]
+    # The runner exported the same turns as Prometheus histograms.
+    assert r["runner_prometheus"]["total"]["count"] == 2 and "endpointing" in r["runner_prometheus"]
     assert "turn (a)" in table.render({"turns": {"a": r}})
 
 
