@@ -208,10 +208,12 @@ def settings_from_env(host: str, port: int, state_dir: str | os.PathLike, token_
 
 def serve(settings: Settings) -> None:
     """Run the runner in the foreground until interrupted."""
-    import uvicorn
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
+    # The first SIGTERM drains calls (new ones refused, calls in progress finish) before uvicorn
+    # closes their WebSockets; see cb.runner.calls.graceful.
+    from .calls.graceful import run
+
     # CB_LOOP=asyncio|uvloop (default: uvloop when installed) lets a benchmark compare the two.
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
-                loop=os.environ.get("CB_LOOP", "auto"))
+    run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
+        loop=os.environ.get("CB_LOOP", "auto"))
