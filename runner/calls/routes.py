@@ -52,7 +52,8 @@ def install(app: FastAPI, ctx: Any) -> None:
         ctx.store, records, metrics,
         default_profile=settings_value(settings, "profile", "CB_PROFILE", "local"),
         max_calls=settings_value(settings, "max_calls", "CB_MAX_CALLS", DEFAULT_MAX_CALLS),
-        drain_secs=settings_value(settings, "drain_secs", "CB_DRAIN_SECS", DEFAULT_DRAIN_SECS))
+        drain_secs=settings_value(settings, "drain_secs", "CB_DRAIN_SECS", DEFAULT_DRAIN_SECS),
+        lag_limit_secs=settings_value(settings, "max_loop_lag_ms", "CB_MAX_LOOP_LAG_MS", 250) / 1000)
     app.state.calls = service
     local = local_token(settings.state_dir)
     base = settings.public_base_url

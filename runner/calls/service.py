@@ -22,7 +22,7 @@ from .records import CallRecord, CallRecords
 log = logging.getLogger("cb.runner.calls")
 
 PENDING_TTL_SECS = 60.0  # a webhook answered but no media stream yet: forget it after this
-LAG_LIMIT_SECS = 0.25  # a loop this late on average (smoothed over ~1 s) refuses new calls
+LAG_LIMIT_SECS = 0.25  # default: a loop this late on average (smoothed over ~1 s) refuses new calls
 
 
 @dataclass
@@ -41,13 +41,14 @@ class Refused(Exception):
 
 class CallService:
     def __init__(self, store: Any, records: CallRecords, metrics: CallMetrics, *, default_profile: str,
-                 max_calls: int, drain_secs: float):
+                 max_calls: int, drain_secs: float, lag_limit_secs: float = LAG_LIMIT_SECS):
         self.store = store
         self.records = records
         self.metrics = metrics
         self.default_profile = default_profile
         self.max_calls = max_calls
         self.drain_secs = drain_secs
+        self.lag_limit = lag_limit_secs
         self.pending: dict[str, Pending] = {}
         self.sessions: dict[str, Any] = {}
         self.draining = False
@@ -63,7 +64,7 @@ class CallService:
             return False, "draining: the runner is shutting down"
         if len(self.sessions) + len(self.pending) >= self.max_calls:
             return False, f"at capacity ({self.max_calls} calls)"
-        if self.loop_lag > LAG_LIMIT_SECS:
+        if self.loop_lag > self.lag_limit:
             return False, f"event loop {self.loop_lag * 1000:.0f} ms late"
         return True, "ok"
 

@@ -15,7 +15,7 @@ from cb.plugins.local.caller import Line, SimulatedCaller
 from cb.runner.calls.records import open_records
 from cb.runner.calls.signing import local_token
 
-from .harness import write_project
+from .harness import start_runner, write_project
 
 pytestmark = pytest.mark.slow
 
@@ -28,6 +28,15 @@ def apply_revision(runner, project, llm_url: str, n: int) -> tuple[int, str]:
     done = subprocess.run([sys.executable, "-m", "cb", "apply", "--auto-approve", "--runner", runner.url],
                           cwd=project, capture_output=True, text=True)
     return done.returncode, done.stdout[-300:] + done.stderr[-2000:]
+
+
+@pytest.fixture
+def runner(tmp_path, project):
+    # This test is about revisions, not admission: on a busy 2-core machine five calls with Whisper
+    # and Piper on both ends make the loop late enough for admission control to refuse a call.
+    r = start_runner(project, tmp_path / "state", env={"CB_MAX_LOOP_LAG_MS": "10000"})
+    yield r
+    r.stop()
 
 
 def test_twenty_swaps_during_five_calls(runner, project, llm):
