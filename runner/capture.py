@@ -1,9 +1,10 @@
 """Feed one call's recording and transcript from its pipecat frames (an observer).
 
-Add ``CallCapture(folder)`` to the call's PipelineWorker observers and ``close()`` it when the
-call ends. Caller audio is taken as the input transport pushes it; agent audio as the output
-transport pushes it on *after* writing it to the caller, i.e. at the moment it was played, so the
-two channels line up with what each side heard. Audio the agent generated but never played
+The call path feeds it every frame push (``hooks.CALL_OBSERVERS``, through its CallObserver)
+and post-call work ``close()``s it when the call ends. Caller audio is taken as the input
+transport pushes it; agent audio (and the agent's words) as the output transport pushes it on
+*after* writing it to the caller, i.e. at the moment it was played, so the two channels line up
+with what each side heard. Audio the agent generated but never played
 (dropped by a barge-in) is therefore not in the recording, as it was not on the call.
 """
 
@@ -57,6 +58,11 @@ class CallCapture(BaseObserver):
             if isinstance(source, BaseOutputTransport) and data.direction == FrameDirection.DOWNSTREAM:
                 self.recorder.agent(frame.audio, frame.sample_rate)
             return
+        if isinstance(frame, TTSTextFrame):
+            # Words count once the transport has sent their audio: an interrupted tail never is.
+            if isinstance(source, BaseOutputTransport) and data.direction == FrameDirection.DOWNSTREAM:
+                self.transcript.text("agent", frame.text)
+            return
         if not getattr(data, "first_push", True):
             return
         tr = self.transcript
@@ -76,8 +82,6 @@ class CallCapture(BaseObserver):
         elif isinstance(frame, BotStartedSpeakingFrame):
             self._interrupted = False
             tr.begin("agent")
-        elif isinstance(frame, TTSTextFrame):
-            tr.text("agent", frame.text)
         elif isinstance(frame, InterruptionFrame):
             self._interrupted = "agent" in tr._open
         elif isinstance(frame, BotStoppedSpeakingFrame):

@@ -15,7 +15,9 @@ from typing import Any, Callable
 CALL_ENDED: list[Callable[..., Any]] = []
 
 #: Observers other parts of the runner attach to every call (e.g. the recording), as
-#: ``fn(plan) -> pipecat observer | None``; the call-ended ``extras`` list them as ``observers``.
+#: ``fn(plan) -> observer | None``: anything with ``async on_push_frame(FramePushed)``, called for
+#: every frame push of the call through its CallObserver; the call-ended ``extras`` list them as
+#: ``observers``.
 CALL_OBSERVERS: list[Callable[[Any], Any]] = []
 
 log = logging.getLogger("cb.runner.calls")

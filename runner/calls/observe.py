@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
@@ -41,8 +41,12 @@ WATCHED = (BotStartedSpeakingFrame, FunctionCallInProgressFrame, InterruptionFra
 
 
 class CallObserver(BaseObserver):
-    def __init__(self, on_turn: Callable[[int, dict[str, float | None]], None] | None = None, **kwargs: Any):
+    def __init__(self, on_turn: Callable[[int, dict[str, float | None]], None] | None = None,
+                 listeners: Iterable[Any] = (), **kwargs: Any):
         super().__init__(**kwargs)
+        # Others that watch the call (the recording) hear every push through this observer: each
+        # pipecat observer costs a queue hop per frame push, which a loaded runner pays dearly.
+        self._listeners = list(listeners)
         self.transcript: list[dict[str, Any]] = []
         self.tool_calls: list[dict[str, Any]] = []
         self.turns: list[dict[str, float | None]] = []
@@ -67,6 +71,8 @@ class CallObserver(BaseObserver):
             self.transcript.append({"role": role, "text": text, "at_ms": round((time.monotonic() - self._t0) * 1000)})
 
     async def on_push_frame(self, data: FramePushed) -> None:
+        for listener in self._listeners:
+            await listener.on_push_frame(data)
         frame = data.frame
         if not isinstance(frame, WATCHED) or frame.id in self._seen:
             return

@@ -76,10 +76,10 @@ class CallSession:
 
     async def run(self, websocket: Any, stream: Stream) -> None:
         plan = self.plan
-        observer = CallObserver(on_turn=self._on_turn)
+        observers = hooks.observers_for(plan)
+        observer = CallObserver(on_turn=self._on_turn, listeners=observers)
         tools = executor_for(plan, self._say, SessionControl(self.end, stream.call_sid, bool(stream.auth_token)))
         status = "failed"
-        observers = hooks.observers_for(plan)
         self.metrics.active.inc()
         self.metrics.started.labels(plan.agent).inc()
         try:
@@ -92,8 +92,6 @@ class CallSession:
                 self.log.error("cannot build the pipeline: %s", exc)
                 return
             self.worker = call.worker
-            for extra in observers:
-                call.worker.add_observer(extra)
             await asyncio.to_thread(self.records.started, plan.call_id)
 
             @call.transport.event_handler("on_client_connected")

@@ -55,6 +55,7 @@ def test_audio_and_turns_are_captured_from_the_frames_the_transports_push(tmp_pa
         await push(UserStoppedSpeakingFrame(), stt)
         await push(BotStartedSpeakingFrame(), out)
         await push(TTSTextFrame("Of course,", text_type="sentence"), out)
+        await push(TTSTextFrame("let me check.", text_type="sentence"), stt)  # synthesised, never played
         await push(InterruptionFrame(), stt)
         await push(BotStoppedSpeakingFrame(), out)
         return capture.close()
