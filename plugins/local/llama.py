@@ -10,6 +10,7 @@ since a llama.cpp context serves one sequence at a time.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,7 +33,8 @@ def bundled_weights() -> Path:
 class LlamaServer:
     def __init__(self, model_path: Path, n_ctx: int = 2048):
         llama_cpp = require("llama_cpp", "local-llm", "llama-cpp-python")
-        self.llm = llama_cpp.Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=2, verbose=False)
+        self.llm = llama_cpp.Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=min(4, os.cpu_count() or 1),
+                                   verbose=False)
         self.generate = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.httpd.daemon_threads = True
