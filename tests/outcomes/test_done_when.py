@@ -147,7 +147,9 @@ def test_a_booked_call_ends_in_a_signed_webhook_with_returns_tool_calls_and_a_re
         found = [heard.find(w) for w in words if w in heard]
         return min(found) if found else -1
 
-    filler, booked, sorry = first("calendar", "one moment"), first("tuesday", "booked"), first("can't check", "cannot check", "right now")
+    filler = first("calendar", "one moment")
+    booked = first("tuesday", "booked")
+    sorry = first("can't check", "cannot check", "right now")
     assert filler >= 0 and booked >= 0 and sorry >= 0, heard
     assert filler < booked < sorry, f"filler, then the booking, then the apology: {heard}"
 
