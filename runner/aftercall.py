@@ -256,6 +256,11 @@ def install(state_dir: str | Path, *, store: Any = None, default_profile: str = 
         media = lambda call_id, path: f"{base}/v1/calls/{call_id}/{Path(path).name}"  # noqa: E731
     after = AfterCall(state_dir, llm_for=agent_llm(default_profile), return_schemas=return_schemas,
                       media_url=media, notify=worker.notify)
+    # One post-call pipeline per process: an earlier app's (a test's, a reload's) must not also
+    # record and deliver this one's calls.
+    hooks.CALL_ENDED[:] = [h for h in hooks.CALL_ENDED if not isinstance(h, AfterCall)]
+    hooks.CALL_OBSERVERS[:] = [h for h in hooks.CALL_OBSERVERS
+                               if not isinstance(getattr(h, "__self__", None), AfterCall)]
     hooks.CALL_ENDED.append(after)
     hooks.CALL_OBSERVERS.append(after.capture_for)
     hooks.CALL_OBSERVERS.append(after.call_started)  # attaches nothing: it only owes a delivery

@@ -150,3 +150,19 @@ def test_call_started_stays_off_the_calls_event_loop(tmp_path):
 
     asyncio.run(go())
     assert [r.event for r in Outbox.open(tmp_path).list()] == ["call.started"]
+
+
+def test_installing_twice_leaves_one_post_call_pipeline(tmp_path):
+    from cb.runner.aftercall import install
+    from cb.runner.calls import hooks
+
+    before = (list(hooks.CALL_ENDED), list(hooks.CALL_OBSERVERS))
+    try:
+        install(tmp_path / "a")
+        after, worker = install(tmp_path / "b")
+        assert [h for h in hooks.CALL_ENDED if isinstance(h, AfterCall)] == [after]
+        assert [h.__self__ for h in hooks.CALL_OBSERVERS if isinstance(getattr(h, "__self__", None), AfterCall)] == [
+            after, after]
+        worker.close()
+    finally:
+        hooks.CALL_ENDED[:], hooks.CALL_OBSERVERS[:] = before
