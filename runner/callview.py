@@ -29,10 +29,10 @@ def _open(state_dir: Path):
     return open_records(state_dir), connect(state_dir)
 
 
-def duration(record: Any) -> float | None:
-    if not record.started_at or not record.ended_at:
+def duration(started_at: str | None, ended_at: str | None) -> float | None:
+    if not started_at or not ended_at:
         return None
-    return round((datetime.fromisoformat(record.ended_at) - datetime.fromisoformat(record.started_at)).total_seconds(), 1)
+    return round((datetime.fromisoformat(ended_at) - datetime.fromisoformat(started_at)).total_seconds(), 1)
 
 
 def list_calls(state_dir: Path, *, limit: int = 50, agent: str | None = None) -> list[dict[str, Any]]:
@@ -43,7 +43,8 @@ def list_calls(state_dir: Path, *, limit: int = 50, agent: str | None = None) ->
     for r in records.list(limit=limit, agent=agent):
         outcome = outcomes.get(conn, r.id)
         rows.append({"id": r.id, "created_at": r.created_at, "agent": r.agent, "revision": r.agent_revision,
-                     "status": r.status, "end_reason": r.end_reason, "duration_sec": duration(r),
+                     "status": r.status, "end_reason": r.end_reason,
+                     "duration_sec": duration(r.started_at, r.ended_at),
                      "returns": None if outcome is None else ("ok" if outcome["returns"] is not None else "error")})
     return rows
 
@@ -54,7 +55,7 @@ def show_call(state_dir: Path, call_id: str) -> dict[str, Any] | None:
     if record is None:
         return None
     out = asdict(record) if hasattr(record, "__dataclass_fields__") else dict(record.__dict__)
-    out["duration_sec"] = duration(record)
+    out["duration_sec"] = duration(record.started_at, record.ended_at)
     outcome = outcomes.get(conn, call_id) or {}
     out["returns"] = outcome.get("returns")
     out["returns_error"] = outcome.get("returns_error")

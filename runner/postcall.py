@@ -3,7 +3,8 @@
 Listed in ``cb.runner.app.EXTENSIONS``. It registers ``AfterCall`` as a call-ended hook, runs the
 webhook delivery worker for the runner's lifetime, and serves a call's recording and transcript
 under the admin API's auth (``GET /v1/calls/{id}/recording.wav`` and ``.../transcript.json``),
-which is where the webhook's ``recording_url`` and ``transcript_url`` point.
+which is where the webhook's ``recording_url`` and ``transcript_url`` point, and the whole call
+as JSON (``GET /v1/calls/{id}/export``) for ``cb calls --runner URL``.
 """
 
 from __future__ import annotations
@@ -60,6 +61,16 @@ def install(app: FastAPI, ctx: Any) -> None:
             raise HTTPException(401, "missing or wrong bearer token: set CB_TOKEN (or --token-file) to the runner's token")
 
     router = APIRouter(prefix="/v1", dependencies=[Depends(auth)])
+
+    @router.get("/calls/{call_id}/export")
+    def export(call_id: str) -> dict[str, Any]:
+        """Everything about one call, as `cb calls export` prints it (`cb calls --runner URL`)."""
+        from .callview import show_call
+
+        call = show_call(settings.state_dir, call_id)
+        if call is None:
+            raise HTTPException(404, f"no call {call_id}")
+        return call
 
     @router.get("/calls/{call_id}/{name}")
     def media(call_id: str, name: str) -> FileResponse:

@@ -10,6 +10,14 @@ import click
 from .errors import UserError
 
 STATE_HELP = "State folder holding state.db. Default: .cb/ in the project root."
+RUNNER_HELP = "Ask this runner's admin API instead of reading a local state folder (token: CB_TOKEN)."
+
+
+def where(f):
+    """--state (read the runner's database here) or --runner (ask the runner over HTTP)."""
+    f = click.option("--token-file", type=click.Path(dir_okay=False), help="File with the runner's token.")(f)
+    f = click.option("--runner", "runner_url", metavar="URL", help=RUNNER_HELP)(f)
+    return click.option("--state", "state_dir", type=click.Path(file_okay=False), help=STATE_HELP)(f)
 
 
 def _state(state_dir: str | None) -> Path:
@@ -29,11 +37,35 @@ def _view(fn, state_dir: str | None, *args, **kwargs):
                         "fix: pass --state with the runner's state folder, or run from the project") from None
 
 
-def _call(state_dir: str | None, call_id: str) -> dict:
-    call = _view(lambda cv, folder: cv.show_call(folder, call_id), state_dir)
+def _remote(runner_url: str, token_file: str | None, path: str, **params) -> dict:
+    from .common import connect
+
+    with connect(runner_url, token_file) as client:
+        try:
+            return client._call("GET", path, params=params or None)
+        except Exception as exc:  # RunnerError: map a missing call to the same message as local
+            if getattr(exc, "status", 0) == 404:
+                return {}
+            raise
+
+
+def _call(state_dir: str | None, call_id: str, runner_url: str | None = None, token_file: str | None = None) -> dict:
+    if runner_url:
+        call = _remote(runner_url, token_file, f"/v1/calls/{call_id}/export") or None
+    else:
+        call = _view(lambda cv, folder: cv.show_call(folder, call_id), state_dir)
     if call is None:
         raise UserError(f"no call {call_id!r} in this runner's records\nfix: `cb calls list` shows the ids")
     return call
+
+
+def _row(record: dict) -> dict:
+    """A listing row from the runner's /v1/calls record (which has no returns column)."""
+    from cb.runner.callview import duration
+
+    return {"id": record["id"], "created_at": record["created_at"], "agent": record["agent"],
+            "revision": record["agent_revision"], "status": record["status"], "end_reason": record.get("end_reason"),
+            "duration_sec": duration(record.get("started_at"), record.get("ended_at")), "returns": None}
 
 
 @click.group()
@@ -42,13 +74,19 @@ def calls() -> None:
 
 
 @calls.command("list")
-@click.option("--state", "state_dir", type=click.Path(file_okay=False), help=STATE_HELP)
+@where
 @click.option("--agent", help="Only calls of this agent (name or address).")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def list_(state_dir: str | None, agent: str | None, limit: int, fmt: str) -> None:
+def list_(state_dir: str | None, runner_url: str | None, token_file: str | None, agent: str | None, limit: int,
+          fmt: str) -> None:
     """List calls, newest first."""
-    rows = _view(lambda cv, folder: cv.list_calls(folder, limit=limit, agent=agent), state_dir)
+    if runner_url:
+        address = agent if not agent or agent.startswith("agent.") else "agent." + agent
+        params = {"limit": limit, **({"agent": address} if address else {})}
+        rows = [_row(r) for r in _remote(runner_url, token_file, "/v1/calls", **params).get("calls", [])]
+    else:
+        rows = _view(lambda cv, folder: cv.list_calls(folder, limit=limit, agent=agent), state_dir)
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
@@ -64,21 +102,22 @@ def list_(state_dir: str | None, agent: str | None, limit: int, fmt: str) -> Non
 
 @calls.command()
 @click.argument("call_id")
-@click.option("--state", "state_dir", type=click.Path(file_okay=False), help=STATE_HELP)
-def show(call_id: str, state_dir: str | None) -> None:
+@where
+def show(call_id: str, state_dir: str | None, runner_url: str | None, token_file: str | None) -> None:
     """Show one call: transcript, tool calls, returns, per-turn latency, revision, webhooks."""
     from cb.runner.callview_text import render
 
-    click.echo(render(_call(state_dir, call_id)))
+    click.echo(render(_call(state_dir, call_id, runner_url, token_file)))
 
 
 @calls.command()
 @click.argument("call_id")
-@click.option("--state", "state_dir", type=click.Path(file_okay=False), help=STATE_HELP)
+@where
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write to a file instead of stdout.")
-def export(call_id: str, state_dir: str | None, out: str | None) -> None:
+def export(call_id: str, state_dir: str | None, runner_url: str | None, token_file: str | None,
+           out: str | None) -> None:
     """Everything about one call as JSON (the record, transcript, tools, returns, latency, webhooks)."""
-    text = json.dumps(_call(state_dir, call_id), indent=2, default=str) + "\n"
+    text = json.dumps(_call(state_dir, call_id, runner_url, token_file), indent=2, default=str) + "\n"
     if out:
         Path(out).write_text(text)
         click.echo(f"wrote {out}", err=True)

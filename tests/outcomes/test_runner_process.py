@@ -3,6 +3,8 @@ SIGKILLed mid-delivery that delivers after restart (the worker runs in-process t
 
 from __future__ import annotations
 
+import os
+
 import httpx
 import pytest
 
@@ -66,3 +68,34 @@ def test_a_runner_killed_with_sigkill_mid_delivery_delivers_after_restart(tmp_pa
         runner.stop()
     verify_signature("s3cret", second.body, second.headers["CB-Signature"])
     assert second.headers["CB-Idempotency-Key"] == row_id and box.get(row_id).status == "delivered"
+
+
+def test_cb_calls_asks_a_remote_runner_with_its_token(tmp_path):
+    from .test_cli_calls import seed
+
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "cb.yaml").write_text("apiVersion: cb/v1\nkind: Project\nname: remote\npaths: [agents]\n")
+    state = tmp_path / "state"
+    state.mkdir()
+    seed(state)
+    runner = start_runner(project, state, env={"CB_TOKEN": "t0ken"})
+    try:
+        env_token = {**os.environ, "CB_TOKEN": "t0ken"}
+        listed = _cb(["calls", "list", "--runner", runner.url], env_token)
+        assert listed.returncode == 0 and "call_one" in listed.stdout, listed.stderr
+        shown = _cb(["calls", "show", "call_one", "--runner", runner.url], env_token)
+        assert shown.returncode == 0 and '"caller_name": "Maria Gomez"' in shown.stdout, shown.stderr
+        missing = _cb(["calls", "show", "call_nope", "--runner", runner.url], env_token)
+        assert missing.returncode == 1 and "no call 'call_nope'" in missing.stderr
+        refused = _cb(["calls", "list", "--runner", runner.url], {k: v for k, v in env_token.items() if k != "CB_TOKEN"})
+        assert refused.returncode == 1 and "token" in refused.stderr
+    finally:
+        runner.stop()
+
+
+def _cb(args, env):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "cb", *args], capture_output=True, text=True, env=env, timeout=60)
