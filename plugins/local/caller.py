@@ -18,6 +18,7 @@ import json
 import time
 import uuid
 import xml.etree.ElementTree as ET
+from urllib.parse import urlencode
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -93,11 +94,8 @@ class SimulatedCaller:
     async def _webhook(self) -> tuple[str, dict[str, str]] | None:
         form = {"CallSid": "CA" + uuid.uuid4().hex, "AccountSid": "AC" + "0" * 32, "From": self.from_number,
                 "To": self.to_number, "Direction": "inbound", "CallStatus": "ringing", "ApiVersion": "2010-04-01"}
-        if self.context:
-            form["CbContext"] = json.dumps(self.context)
-        if self.agent:
-            form["CbAgent"] = self.agent
-        url = self.url + "/twilio/voice"
+        query = {k: v for k, v in (("agent", self.agent), ("context", json.dumps(self.context) if self.context else None)) if v}
+        url = self.url + "/twilio/voice" + (f"?{urlencode(query)}" if query else "")
         async with httpx.AsyncClient(timeout=30) as client:
             resp = await client.post(url, data=form, headers={"X-Twilio-Signature": sign(url, form, self.token)})
         if resp.status_code != 200:

@@ -69,10 +69,12 @@ def context_for(spec: dict[str, Any], given: Mapping[str, Any], call: dict[str, 
 def plan_call(snapshot: Any, *, agent: str | None = None, to_number: str | None, from_number: str | None,
               direction: str = "inbound", given: Mapping[str, Any] | None = None,
               call_id: str | None = None) -> CallPlan:
-    """Route by ``agent`` (outbound, local tests) or else by the dialled ``to_number`` (inbound)."""
+    """Route by ``agent`` when given, else by our own number: the one dialled (``to_number``) on
+    an inbound call, the one calling out (``from_number``) on an outbound call."""
     number_address = None
     if agent is None:
-        number_address, number = find_number(snapshot, to_number or "")
+        ours = from_number if direction == "outbound" else to_number
+        number_address, number = find_number(snapshot, ours or "")
         if not number["spec"].get("agent"):
             raise NotRoutable(f"{number_address} has no agent")
         agent = "agent." + number["spec"]["agent"]

@@ -1,7 +1,8 @@
 """HTTP and WebSocket routes of the call path, mounted by ``install(app, ctx)``.
 
 - POST /twilio/voice: Twilio's voice webhook. Validates X-Twilio-Signature (403 otherwise),
-  routes by ``To`` to the Number's agent, pins the snapshot and answers TwiML
+  routes to the agent named in the signed URL (``?agent=``), else by our number (``To`` inbound,
+  ``From`` outbound) to the Number's agent, pins the snapshot and answers TwiML
   ``<Connect><Stream url=wss://…/twilio/stream>`` with the call id as a stream parameter.
 - WS /twilio/stream: Twilio Media Streams; runs the call's pipeline.
 - GET /metrics (Prometheus), GET /readyz (can this runner take a call now?).
@@ -71,19 +72,22 @@ def install(app: FastAPI, ctx: Any) -> None:
         if via is None:
             metrics.webhook_rejected.labels("signature").inc()
             return Response("invalid X-Twilio-Signature", status_code=403)
-        given = {}
-        if form.get("CbContext"):
-            try:
-                given = json.loads(form["CbContext"])
-            except ValueError:
-                return Response("CbContext must be a JSON object", status_code=400)
-        # A local caller may name the agent (one without a Number); Twilio routes by number only.
-        agent = "agent." + form["CbAgent"] if via == "local" and form.get("CbAgent") else None
+        # The voice URL may name the agent and the call's context (?agent=NAME&context=JSON): an
+        # outbound call is created with them, a local call posts them. They are covered by the
+        # signature (Twilio signs the full URL), so nobody else can set them.
+        query = dict(request.query_params)
+        try:
+            given = json.loads(query["context"]) if query.get("context") else {}
+        except ValueError:
+            given = None
+        if not isinstance(given, dict):
+            return Response("?context= must be a JSON object of the agent's context variables", status_code=400)
+        agent = "agent." + query["agent"] if query.get("agent") else None
         try:
             plan = service.admit(agent=agent, to_number=form.get("To"), from_number=form.get("From"),
                                  direction=form.get("Direction", "inbound").split("-")[0], via=via,
                                  provider_call_id=form.get("CallSid"), account_sid=form.get("AccountSid"),
-                                 given=given if isinstance(given, dict) else {})
+                                 given=given)
         except Refused as exc:
             ctx.log.warning("call to %s refused: %s", form.get("To"), exc.reason)
             return twiml('<Reject reason="busy"/>')

@@ -73,3 +73,22 @@ def test_a_stream_for_an_unknown_call_is_closed(applied):
 def test_readiness_reports_capacity(applied):
     body = httpx.get(applied.url + "/readyz").json()
     assert body["ready"] is True and body["calls"] == 0 and body["max_calls"] == 25
+
+
+def test_an_outbound_call_names_its_agent_and_context_in_the_signed_url(applied):
+    # As Twilio would post for a call created with url=<voice url>?agent=...&context=...
+    form = {**FORM, "Direction": "outbound-api", "From": "+14155550100", "To": "+15557654321"}
+    url = applied.url + "/twilio/voice?agent=front-desk&context=%7B%22business_name%22%3A%20%22Maria%27s%20Clinic%22%7D"
+    token = local_token(applied.state_dir, create=False)
+    resp = post_to(url, form, sign(url, form, token))
+    params = {p.get("name"): p.get("value") for p in ET.fromstring(resp.text).find("./Connect/Stream").findall("Parameter")}
+    call = httpx.get(applied.url + f"/v1/calls/{params['call_id']}").json()
+    assert (call["direction"], call["from_number"], call["to_number"]) == ("outbound", "+14155550100", "+15557654321")
+    # The query is signed: changing it after signing is refused.
+    assert post_to(url.replace("Maria", "Mallory"), form, sign(url, form, token)).status_code == 403
+    bad = applied.url + "/twilio/voice?context=not-json"
+    assert post_to(bad, form, sign(bad, form, token)).status_code == 400
+
+
+def post_to(url, form, signature):
+    return httpx.post(url, data=form, headers={"X-Twilio-Signature": signature}, timeout=10)

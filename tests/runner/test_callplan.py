@@ -52,3 +52,10 @@ def test_an_agent_that_is_not_applied_is_not_routable(store, tmp_path):
     snap = commit_fleet(store, tmp_path)
     with pytest.raises(NotRoutable, match="agent.sales is not applied"):
         plan_call(snap, agent="agent.sales", to_number=None, from_number=None)
+
+
+def test_an_outbound_call_is_routed_by_the_number_it_calls_from(store, tmp_path):
+    snap = commit_fleet(store, tmp_path)
+    plan = plan_call(snap, to_number="+15557654321", from_number="+14155550100", direction="outbound")
+    assert plan.agent == "agent.front-desk" and plan.number == "number.main"
+    assert plan.context["call"]["direction"] == "outbound"
