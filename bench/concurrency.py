@@ -65,15 +65,17 @@ def step(n: int, turns: int, profile: str, env: dict[str, str]) -> dict[str, Any
         traces = run(go())
         wall = time.monotonic() - t0
         cpu1, me1 = cpu_seconds(stack.runner_pid), resource.getrusage(resource.RUSAGE_SELF)
-    totals, jitters, send_lag = [], [], []
+    totals, jitters, jitters_all, send_lag = [], [], [], []
     for trace in traces:
         totals += [r["total_ms"] for r in analyse.turns(trace, None)]
         jitters += analyse.jitter(trace)
+        jitters_all += analyse.jitter(trace, skip_start=False)
         send_lag += [x * 1000 for x in trace.send_lag]
     failed = [t.error or t.refused for t in traces if t.error or t.refused]
     return {"calls": n, "turns": len([t for t in totals if t is not None]), "failed_calls": len(failed),
             "failures": sorted(set(failed))[:5], "total_ms": analyse.summary(totals),
-            "jitter_ms": analyse.summary(jitters), "wall_s": round(wall, 1),
+            "jitter_ms": analyse.summary(jitters), "jitter_incl_preroll_ms": analyse.summary(jitters_all),
+            "wall_s": round(wall, 1),
             "runner_cpu_pct": round(100 * (cpu1 - cpu0) / wall, 1),
             "runner_cpu_pct_per_call": round(100 * (cpu1 - cpu0) / wall / n, 2),
             "caller_cpu_pct": round(100 * ((me1.ru_utime + me1.ru_stime) - (me0.ru_utime + me0.ru_stime)) / wall, 1),
