@@ -17,6 +17,9 @@ Event = Literal["call.started", "call.completed", "call.failed", "returns.ready"
 
 
 class ToolCallSummary(BaseModel):
+    model_config = ConfigDict(json_schema_mode_override="serialization",
+                              json_schema_serialization_defaults_required=True)
+
     name: str = Field(description="The tool's name, e.g. book_appointment.")
     ok: bool = Field(description="Whether the tool answered successfully.")
     status: str | None = Field(None, description="ok, invalid_arguments, timeout, http_error or error.")
@@ -26,7 +29,10 @@ class ToolCallSummary(BaseModel):
 class WebhookPayload(BaseModel):
     """One webhook delivery's JSON body."""
 
-    model_config = ConfigDict(title="cb webhook payload")
+    # The schema describes what is sent, where every field is always present (null when unknown),
+    # so receivers can rely on `required`; validation mode would mark defaulted fields optional.
+    model_config = ConfigDict(title="cb webhook payload", json_schema_mode_override="serialization",
+                              json_schema_serialization_defaults_required=True)
 
     event: Event = Field("call.completed", description="Why this delivery was sent.")
     call_id: str = Field(description="The call's id, as in `cb calls show`.")
