@@ -28,7 +28,7 @@ CALLER_LINES = (
     "Hi I'd like to book a cleaning next week.",
     "Tuesday morning works for me.",
     "It's Maria Gomez.",
-    "No that's all. Thank you and goodbye.",
+    "That's all thank you goodbye.",
 )
 
 
