@@ -35,6 +35,9 @@ class LlamaServer:
         llama_cpp = require("llama_cpp", "local-llm", "llama-cpp-python")
         self.llm = llama_cpp.Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=min(4, os.cpu_count() or 1),
                                    verbose=False)
+        # One tiny generation now: the first one pages in the weights and sets up buffers, which
+        # otherwise lands on a caller's first turn (seconds on a busy machine).
+        self.llm.create_chat_completion(messages=[{"role": "user", "content": "Hi"}], max_tokens=1)
         self.generate = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.httpd.daemon_threads = True
