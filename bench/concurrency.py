@@ -1,8 +1,8 @@
 """Section 3: how many simultaneous calls one runner process holds on this machine.
 
 Every step starts a fresh runner (scripted providers at published latencies, the local Silero VAD,
-the Twilio serializer) and places N calls at once, ramped over a few seconds, each speaking a few
-turns. A step passes when every call got through, turn-latency p95 is within 1.5x of the one-call
+the Twilio serializer) and places N calls, arriving 10 a second, each speaking a few turns after
+its own pause (0.3-1.5 s), so turns do not all end in the same frame. A step passes when every call got through, turn-latency p95 is within 1.5x of the one-call
 figure measured first in the same run, and the agent's outbound frames keep their 20 ms pacing
 (arrival jitter p99 < 20 ms). The answer is the largest N that passed. Steps stop at the first
 failure or when the time budget is spent.
@@ -56,7 +56,10 @@ def step(n: int, turns: int, profile: str, env: dict[str, str]) -> dict[str, Any
             done = asyncio.Event()
             sampler = asyncio.create_task(sample_lag(stack.url, done, lag))
             try:
-                return await place_many(stack, n, lambda i: turn_steps(turns), stagger_s=min(0.05, 5.0 / n))
+                # Calls arrive 10 a second and each waits its own 0.3-1.5 s before speaking, so turns
+                # spread out as real traffic does instead of all N ending in the same 20 ms.
+                return await place_many(stack, n, lambda i: turn_steps(turns, 300 + (i * 373) % 1200),
+                                        stagger_s=0.1)
             finally:
                 done.set()
                 await sampler
@@ -100,7 +103,7 @@ def main(quick: bool = False, steps: tuple[int, ...] | None = None, budget_s: fl
          keep_going: bool = False) -> dict[str, Any]:
     steps = steps or (QUICK_STEPS if quick else FULL_STEPS)
     budget_s = budget_s or (120 if quick else 600)
-    turns = 2 if quick else 3
+    turns = 2 if quick else 4
     started, rows, base_p95, held = time.monotonic(), [], None, 0
     for n in steps:
         if time.monotonic() - started > budget_s:

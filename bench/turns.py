@@ -43,8 +43,8 @@ def stack_for(profile: str, reply: str = REPLY, env: dict[str, str] | None = Non
     return Stack(pipeline=pipeline, llm_script=script, env=env or {})
 
 
-def turn_steps(n: int) -> list[Step]:
-    return [Step("turn", voice.spoken(voice.LINES[i % len(voice.LINES)])) for i in range(n)]
+def turn_steps(n: int, pause_ms: int = 300) -> list[Step]:
+    return [Step("turn", voice.spoken(voice.LINES[i % len(voice.LINES)]), pause_ms=pause_ms) for i in range(n)]
 
 
 def measure(profile: str, calls: int, turns_per_call: int) -> dict[str, Any]:
