@@ -28,7 +28,7 @@ spec:
     turn: {{vad_stop_secs: 0.3}}
     interruptions: {{enabled: true, min_speech_ms: 200}}
   tools: [end_call]
-  phone: {{silence_timeout_sec: {silence}, max_duration_sec: 120}}
+  phone: {{silence_timeout_sec: {silence}, max_duration_sec: {max_duration}}}
   context:
     business_name: {{type: string, default: Bright Smile Dental}}
 ---
@@ -50,11 +50,12 @@ def free_port() -> int:
 
 def write_project(root: Path, *, llm_url: str, instructions: str = "You are the front desk of {{ business_name }}.",
                   greeting: str = "Thanks for calling {{ business_name }}. How can I help?",
-                  name: str = "front-desk", number: str = "+14155550100", silence: int = 30) -> Path:
+                  name: str = "front-desk", number: str = "+14155550100", silence: int = 30,
+                  max_duration: int = 120) -> Path:
     (root / "agents").mkdir(parents=True, exist_ok=True)
     (root / "cb.yaml").write_text("apiVersion: cb/v1\nkind: Project\nname: e2e\npaths: [agents]\n")
     (root / "agents" / f"{name}.yaml").write_text(AGENT.format(
-        name=name, greeting=greeting, instructions=instructions, llm_url=llm_url, number=number, silence=silence))
+        name=name, greeting=greeting, instructions=instructions, llm_url=llm_url, number=number, silence=silence, max_duration=max_duration))
     return root
 
 

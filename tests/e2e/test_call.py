@@ -58,3 +58,16 @@ def test_a_silent_caller_is_hung_up_on_after_the_silence_timeout(runner, project
     record = open_records(runner.state_dir).get(result.call_id)
     assert (record.status, record.end_reason) == ("completed", "silence_timeout")
     assert llm.requests == []  # nobody spoke, nothing was asked of the model
+
+
+def test_a_call_is_ended_at_its_maximum_duration(runner, project, llm):
+    from .harness import write_project
+
+    write_project(project, llm_url=llm.url, max_duration=10)
+    code, out = runner.apply(project)
+    assert code == 0, out
+    lines = [Line("Hi I would like to book an appointment.")] * 6  # more than ten seconds of talk
+    result = place(runner, lines)
+    assert result.ended_by == "agent"
+    record = open_records(runner.state_dir).get(result.call_id)
+    assert (record.status, record.end_reason) == ("completed", "max_duration")
