@@ -37,6 +37,9 @@ class CallPlan:
     instructions: str
     greeting: str | None
     started: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    #: The return schema as pinned with the agent (a named ReturnSchema resolved from the same
+    #: snapshot), so returns are extracted against the schema the call started with.
+    returns_schema: dict[str, Any] | None = None
 
     @property
     def agent_name(self) -> str:
@@ -87,6 +90,12 @@ def plan_call(snapshot: Any, *, agent: str | None = None, to_number: str | None,
         tool = snapshot.resources.get(f"tool.{name}")
         if tool is not None and tool.content is not None:
             tools[name] = thaw(tool.content)["spec"]
+    returns = spec.get("returns")
+    returns_schema = returns.get("schema") if isinstance(returns, dict) else None
+    if isinstance(returns, str):
+        pinned = snapshot.resources.get(f"return_schema.{returns}")
+        if pinned is not None and pinned.content is not None:
+            returns_schema = thaw(pinned.content)["spec"]["schema"]
     call_id = call_id or new_call_id()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     call = {"id": call_id, "direction": direction, "from_number": from_number, "to_number": to_number}
@@ -95,5 +104,6 @@ def plan_call(snapshot: Any, *, agent: str | None = None, to_number: str | None,
         call_id=call_id, direction=direction, from_number=from_number, to_number=to_number,
         number=number_address, agent=agent, agent_revision=rev.hash or "", state_serial=snapshot.serial,
         spec=spec, tools=tools, context=context, instructions=render(spec["instructions"], context),
-        greeting=render(spec["greeting"], context) if spec.get("greeting") else None, started=started)
+        greeting=render(spec["greeting"], context) if spec.get("greeting") else None, started=started,
+        returns_schema=returns_schema)
 

@@ -101,6 +101,17 @@ def tools_schema(tools: dict[str, Any]) -> ToolsSchema | None:
     return ToolsSchema(standard_tools=schemas) if schemas else None
 
 
+def register_tools(llm: Any, plan: CallPlan, executor: Any) -> None:
+    """Hand the agent's tools to the LLM service; the executor is pipecat's handler shape.
+
+    An HTTP tool is not cancelled when the caller talks over it: a booking that went through must
+    reach the LLM, or the agent would deny what it did (and the tool log would say cancelled).
+    """
+    for name in executor.tools:
+        runs_http = "http" in (plan.tools.get(name) or {})
+        llm.register_function(name, executor, cancel_on_interruption=not runs_http)
+
+
 def build(plan: CallPlan, websocket: Any, stream: Stream, *, default_profile: str,
           tools: Any, observer: CallObserver) -> CallPipeline:
     """Everything for one call; raises providers.ProviderUnavailable when a part cannot be made."""
@@ -122,8 +133,7 @@ def build(plan: CallPlan, websocket: Any, stream: Stream, *, default_profile: st
     messages: list[dict[str, Any]] = [{"role": "system", "content": plan.instructions}]
     schema = tools_schema(tools.tools)
     context = LLMContext(messages, tools=schema) if schema else LLMContext(messages)
-    for name in tools.tools:
-        llm.register_function(name, tools)  # the executor is pipecat's handler shape
+    register_tools(llm, plan, tools)
     phone = plan.spec.get("phone") or {}
     pair = LLMContextAggregatorPair(context, user_params=LLMUserAggregatorParams(
         user_turn_strategies=turn_strategies(plan.spec),

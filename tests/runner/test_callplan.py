@@ -59,3 +59,14 @@ def test_an_outbound_call_is_routed_by_the_number_it_calls_from(store, tmp_path)
     plan = plan_call(snap, to_number="+15557654321", from_number="+14155550100", direction="outbound")
     assert plan.agent == "agent.front-desk" and plan.number == "number.main"
     assert plan.context["call"]["direction"] == "outbound"
+
+
+def test_a_named_return_schema_is_pinned_with_the_agent(store, tmp_path):
+    with_returns = FLEET.replace("  tools: [book, end_call]\n", "  tools: [book, end_call]\n  returns: outcome\n") + (
+        "---\napiVersion: cb/v1\nkind: ReturnSchema\nmetadata: {name: outcome}\n"
+        "spec:\n  schema: {type: object, properties: {intent: {type: string}}, required: [intent]}\n")
+    first = commit_fleet(store, tmp_path, with_returns)
+    plan = plan_call(first, to_number="+14155550100", from_number=None)
+    commit_fleet(store, tmp_path, with_returns.replace("required: [intent]", "required: []"))
+    assert plan.returns_schema == {"type": "object", "properties": {"intent": {"type": "string"}},
+                                   "required": ["intent"]}
