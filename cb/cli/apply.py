@@ -4,7 +4,7 @@ import sys
 
 import click
 
-from .common import connect, load_valid_project, runner_options, target
+from .common import connect, project_to_plan, runner_options
 from .errors import UserError
 
 
@@ -31,7 +31,7 @@ def apply(planfile: str | None, auto_approve: bool, overwrite_drift: bool, locke
     from cb.apply.run import ApplyFailed, apply_plan
     from cb.cause import applied_by, change_cause
     from cb.plan.model import Plan
-    from cb.plan.workflow import LockMismatch, check_lock, check_plan_lock, plan_for, render
+    from cb.plan.workflow import LockMismatch, check_plan_lock, plan_for, render
 
     project = None
     if planfile:
@@ -51,13 +51,7 @@ def apply(planfile: str | None, auto_approve: bool, overwrite_drift: bool, locke
             except LockMismatch as exc:
                 raise UserError(str(exc)) from None
     else:
-        project = load_valid_project()
-        try:
-            check_lock(project, locked)
-        except LockMismatch as exc:
-            raise UserError(str(exc)) from None
-        if paths:
-            project = target(project, paths)
+        project = project_to_plan(locked, paths)
     with connect(runner_url, token_file, project) as client:
         if planfile is None:
             saved = plan_for(project, client, overwrite_drift=overwrite_drift, cause=change_cause(project.root, message),

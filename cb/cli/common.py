@@ -34,6 +34,18 @@ def load_valid_project() -> Any:
     return project
 
 
+def project_to_plan(locked: bool, paths: tuple[str, ...]) -> Any:
+    """The valid project, checked against cb.lock when ``locked``, narrowed to ``paths`` if given."""
+    from cb.plan.workflow import LockMismatch, check_lock
+
+    project = load_valid_project()
+    try:
+        check_lock(project, locked)
+    except LockMismatch as exc:
+        raise UserError(str(exc)) from None
+    return target(project, paths) if paths else project
+
+
 def project_runner_url() -> str | None:
     from cb.config.project import _load_settings, find_root  # noqa: PLC2701 - reads cb.yaml only
 

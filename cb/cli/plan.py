@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from .common import connect, load_valid_project, runner_options, target
+from .common import connect, project_to_plan, runner_options
 from .errors import EXIT_CHANGES, EXIT_OK, UserError
 
 
@@ -31,15 +31,9 @@ def plan(paths: tuple[str, ...], fmt: str, out: str | None, detailed_exitcode: b
       cb plan agents/front-desk.yaml
     """
     from cb.cause import change_cause
-    from cb.plan.workflow import LockMismatch, check_lock, plan_for, render, save
+    from cb.plan.workflow import plan_for, render, save
 
-    project = load_valid_project()
-    try:
-        check_lock(project, locked)
-    except LockMismatch as exc:
-        raise UserError(str(exc)) from None
-    if paths:
-        project = target(project, paths)
+    project = project_to_plan(locked, paths)
     with connect(runner_url, token_file, project) as client:
         result = plan_for(project, client, overwrite_drift=overwrite_drift,
                           cause=change_cause(project.root, message), targeted=bool(paths))
