@@ -23,7 +23,7 @@ test: setup
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
 
 bench: setup
-	$(PY) bench/validate_bench.py
+	HF_HUB_OFFLINE=1 $(PY) bench/run.py
 
 schemas: setup
 	$(VENV)/bin/cb schema
