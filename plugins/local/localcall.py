@@ -61,6 +61,19 @@ def load_scenario(path: str | None, say: tuple[str, ...]) -> Scenario:
     return Scenario(lines, context, str(data.get("from", "+15005550006")), data.get("to"))
 
 
+#: The dialled number when the agent has no Number: the call is routed by agent name, not by it.
+NO_NUMBER = "+10000000000"
+
+
+def number_of(agent: str, cwd: str | Path | None = None) -> str | None:
+    """The E.164 number of the project's Number that the agent answers, so the call record reads
+    as a real call to it (routing is by agent name either way)."""
+    from cb.config.project import load_project
+
+    project, _ = load_project(None, cwd)
+    return next((n.spec.number for n in project.of_kind("Number") if n.spec.agent == agent), None)
+
+
 def place(runner_url: str, state_dir: str | Path, agent: str, scenario: Scenario,
           on_heard: Callable[[Heard], None] | None = None) -> CallResult:
     token = local_token(state_dir, create=False)
@@ -71,7 +84,7 @@ def place(runner_url: str, state_dir: str | Path, agent: str, scenario: Scenario
         httpx.get(runner_url.rstrip("/") + "/healthz", timeout=5)
     except httpx.HTTPError:
         raise LocalCallError(f"no runner answers at {runner_url}: start one with `cb runner`") from None
-    caller = SimulatedCaller(runner_url, token, to_number=scenario.to_number or "+10000000000",
+    caller = SimulatedCaller(runner_url, token, to_number=scenario.to_number or number_of(agent) or NO_NUMBER,
                              from_number=scenario.from_number, lines=scenario.lines,
                              context=scenario.context, agent=agent, on_heard=on_heard)
     result = asyncio.run(caller.run())

@@ -42,3 +42,14 @@ def test_no_runner_listening(tmp_path):
 def test_local_is_required_for_now():
     res = run("front-desk", "--say", "hi")
     assert res.exit_code == 2 and "--local" in res.output
+
+
+def test_a_local_call_dials_the_number_its_agent_answers(tmp_path):
+    from cb.plugins.local.localcall import number_of
+
+    (tmp_path / "agents").mkdir()
+    (tmp_path / "agents" / "a.yaml").write_text(
+        "apiVersion: cb/v1\nkind: Agent\nmetadata: {name: front-desk}\nspec: {instructions: hi}\n---\n"
+        "apiVersion: cb/v1\nkind: Number\nmetadata: {name: main}\nspec: {number: '+14155550100', agent: front-desk}\n")
+    assert number_of("front-desk", tmp_path) == "+14155550100"
+    assert number_of("sales", tmp_path) is None
