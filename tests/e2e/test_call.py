@@ -32,14 +32,14 @@ def test_a_local_call_end_to_end(runner, project, llm):
     heard = [words(h.text) for h in result.transcript if h.role == "agent"]
     assert any("thanks for calling bright smile" in h and "how can i help" in h for h in heard), result.transcript
     assert any("what day would you like" in h for h in heard), result.transcript
-    assert any("goodbye" in h for h in heard), result.transcript
+    assert any("bye" in h for h in heard), result.transcript  # Whisper: "goodbye", "good bye" or "bye bye"
     assert result.ended_by == "agent"  # end_call hung up after the goodbye was heard
 
     record = open_records(runner.state_dir).get(result.call_id)
     assert record.status == "completed" and record.end_reason == "end_call"
     assert record.agent == "agent.front-desk" and len(record.agent_revision) >= 12
     said = " ".join(words(t["text"]) for t in record.transcript if t["role"] == "caller")
-    assert "book an appointment" in said and "goodbye" in said
+    assert "book an appointment" in said and "bye" in said
     assert len(record.turns) == 2 and all(t["total_ms"] > 0 for t in record.turns)
     # The LLM was sent the rendered instructions, and the caller's words as Whisper heard them.
     system = llm.requests[0]["messages"][0]

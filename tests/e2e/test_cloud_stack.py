@@ -58,7 +58,8 @@ def test_a_call_on_the_cloud_plugins(tmp_path, llm):
         finally:
             runner.stop()
     heard = " ".join(words(h.text) for h in result.transcript if h.role == "agent")
-    assert "thanks for calling" in heard and "what day would you like" in heard and "goodbye" in heard
+    # the goodbye played: Whisper writes it "goodbye", "good bye" or "bye bye"
+    assert "thanks for calling" in heard and "what day would you like" in heard and "bye" in heard
     rec = open_records(runner.state_dir).get(result.call_id)
     assert (rec.status, rec.end_reason) == ("completed", "end_call")
     said = " ".join(words(t["text"]) for t in rec.transcript if t["role"] == "caller")

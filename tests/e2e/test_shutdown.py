@@ -48,6 +48,6 @@ def test_sigterm_drains_the_call_in_progress_and_refuses_new_ones(tmp_path, proj
         rec = open_records(state).get(result.call_id)
         assert (rec.status, rec.end_reason) == ("completed", "end_call")
         heard = " ".join(h.text.lower() for h in result.transcript if h.role == "agent")
-        assert "goodbye" in heard
+        assert "bye" in heard  # the goodbye played (Whisper writes "goodbye", "good bye" or "bye bye")
     finally:
         runner.stop()
