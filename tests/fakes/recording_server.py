@@ -10,10 +10,12 @@ from __future__ import annotations
 import threading
 import urllib.parse
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from twilio.request_validator import SIGNATURE_HEADER, RequestValidator
+
+from .loopback import LoopbackServer
 
 
 @dataclass
@@ -35,8 +37,7 @@ class RecordingServer:
         self.response_body = response_body
         self.received: list[Received] = []
         self.arrived = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
 
     def __enter__(self) -> "RecordingServer":
         owner = self
@@ -64,20 +65,13 @@ class RecordingServer:
 
             do_GET = do_POST
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="recording-server", daemon=True
-        )
-        self._thread.start()
+        self._server = LoopbackServer(Handler, "recording-server")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        assert self._server is not None and self._thread is not None
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        assert self._server is not None
+        self._server.stop()
 
     def url(self, path: str = "/") -> str:
         assert self._server is not None, "RecordingServer is not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
+        return f"http://127.0.0.1:{self._server.port}{path}"

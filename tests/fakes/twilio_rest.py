@@ -42,9 +42,10 @@ import secrets
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 
+from .loopback import LoopbackServer
 from .twilio_resources import (
     API_VERSION,
     call_resource,
@@ -178,8 +179,7 @@ class FakeTwilio:
         self.requests: list[RecordedRequest] = []
         self.failures: list[Failure] = []
         self.on_call_created: Callable[[dict[str, Any], dict[str, str]], None] | None = None
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -189,22 +189,13 @@ class FakeTwilio:
         class Handler(_Handler):
             owner = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-twilio", daemon=True
-        )
-        self._thread.start()
+        self._server = LoopbackServer(Handler, "fake-twilio")
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
 
     def __enter__(self) -> "FakeTwilio":
         return self.start()
@@ -215,7 +206,7 @@ class FakeTwilio:
     @property
     def port(self) -> int:
         assert self._server is not None, "FakeTwilio is not started"
-        return self._server.server_address[1]
+        return self._server.port
 
     @property
     def base_url(self) -> str:
