@@ -55,6 +55,9 @@ class TurnDetection(Strict):
     vad_stop_secs: float = Field(0.2, ge=0.05, le=3.0, description="Silence that ends a turn.")
     vad_start_secs: float = Field(0.2, ge=0.05, le=2.0, description="Speech that starts a turn.")
     smart_turn: bool = Field(False, description="Use the smart-turn model on top of VAD silence.")
+    preemptive_generation: bool = Field(
+        True, description="Start the LLM on the speech-to-text's final transcript while the VAD still "
+        "waits for silence; the answer is held until the turn ends and dropped if the caller goes on.")
 
 
 class Interruptions(Strict):

@@ -5,7 +5,8 @@ Latency is measured from the caller's last speech sample (the VAD's stop minus i
 
 - endpointing_ms: deciding the turn is over (VAD silence + the turn decision, STT excluded)
 - stt_ms: VAD stop -> final transcript
-- llm_first_token_ms: turn decided -> the LLM's first token
+- llm_first_token_ms: turn decided -> the LLM's first token reaching the TTS (near 0 when a
+  preemptive answer, started on an early transcript, was ready and held: see turns.py)
 - tts_first_audio_ms: first token -> first synthesised audio
 - total_ms: caller's last speech -> first audio sent to the caller
 

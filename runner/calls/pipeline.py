@@ -3,8 +3,10 @@
 transport in (Twilio serializer) -> VAD (shared Silero) -> STT -> user turn aggregation
 -> LLM (streaming, tools) -> TTS (sentence by sentence) -> transport out -> assistant aggregation
 
-Turn-taking: the VAD's silence ends a turn (``turn.vad_stop_secs``); smart-turn is opt-in because
-it is wrong on synthetic speech. Barge-in follows ``pipeline.interruptions``: the caller's speech
+Turn-taking: the VAD's silence ends a turn (``turn.vad_stop_secs``); with
+``turn.preemptive_generation`` (the default) the LLM starts on an STT final that arrives before
+that silence, its answer held until the turn ends (turns.py). Smart-turn is opt-in because it is
+wrong on synthetic speech. Barge-in follows ``pipeline.interruptions``: the caller's speech
 must last ``min_speech_ms`` (and, while the agent talks, ``min_words``) before it interrupts;
 then pipecat cancels the LLM and TTS, drops queued audio and the serializer sends Twilio ``clear``.
 """
@@ -39,6 +41,7 @@ from cb.plugins.local.vad import vad_analyzer
 from . import providers
 from .callplan import CallPlan
 from .observe import CallObserver
+from .turns import PreemptiveStopStrategy
 
 SAMPLE_RATE = 8000  # telephone audio end to end: no resampling on the way in or out
 
@@ -78,6 +81,8 @@ def turn_strategies(spec: dict[str, Any]) -> UserTurnStrategies:
         from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 
         stop = [TurnAnalyzerUserTurnStopStrategy(turn_analyzer=LocalSmartTurnAnalyzerV3())]
+    elif turn.get("preemptive_generation", True):
+        stop = [PreemptiveStopStrategy()]
     else:
         # The VAD's stop_secs already is the silence that ends a turn: wait no longer than that.
         stop = [SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=0.0)]
