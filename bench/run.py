@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer calls and turns: a smoke run of every section")
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, of {', '.join(SECTIONS)}")
-    parser.add_argument("--profiles", default="abc", help="turn-latency stacks to run (a, b, c)")
+    parser.add_argument("--profiles", default="abcd", help="turn-latency stacks to run (a, b, c, d)")
     parser.add_argument("--barge-settings", default="200,120", help="interruptions.min_speech_ms values to measure")
     parser.add_argument("--steps", help="concurrency steps, e.g. 1,10,25,50,75,100 (the first is the baseline)")
     parser.add_argument("--budget", type=float, help="concurrency time budget in seconds")

@@ -8,6 +8,8 @@ Three stacks, each through a real runner on the real Media Streams WebSocket:
   first token 150 ms, first audio 100 ms) and the default endpointing (VAD stop_secs 0.2).
   Targets: median < 450 ms, p95 < 600 ms.
 - ``c``: the offline default stack: Whisper tiny.en and Piper in the runner, the scripted LLM. Reported.
+- ``d``: ``b`` with ``turn.preemptive_generation`` off, so one run shows what starting the LLM on
+  the STT's final transcript (before the VAD's stop) buys. Reported.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "a": {"title": "scripted, instant (orchestration)", "stt": 0, "llm": 0, "tts": 0},
     "b": {"title": "scripted, published latencies", "stt": 150, "llm": 150, "tts": 100},
     "c": {"title": "offline default (Whisper, Piper, scripted LLM)", "local": True},
+    "d": {"title": "as b, preemptive generation off", "stt": 150, "llm": 150, "tts": 100, "preemptive": False},
 }
 TARGETS = {"a": {"orchestration_ms.median": 30.0}, "b": {"total_ms.median": 450.0, "total_ms.p95": 600.0}}
 
@@ -39,6 +42,8 @@ def stack_for(profile: str, reply: str = REPLY, env: dict[str, str] | None = Non
         pipeline = {"stt": {"provider": "scripted", "options": {"delay_ms": p["stt"]}},
                     "tts": {"provider": "scripted", "options": {"first_audio_ms": p["tts"]}}}
         first_token = p["llm"]
+    if "preemptive" in p:
+        pipeline["turn"] = {"preemptive_generation": p["preemptive"]}
     script = {"turns": [], "default": reply, "first_token_ms": first_token}
     return Stack(pipeline=pipeline, llm_script=script, env=env or {})
 
@@ -93,6 +98,6 @@ def check(result: dict[str, Any], targets: dict[str, float]) -> dict[str, Any]:
     return out
 
 
-def main(quick: bool = False, profiles: str = "abc") -> dict[str, Any]:
+def main(quick: bool = False, profiles: str = "abcd") -> dict[str, Any]:
     calls, turns = (1, 4) if quick else (2, 8)
     return {p: measure(p, calls, turns) for p in profiles}
