@@ -19,7 +19,7 @@ request wasted each time the caller pauses long enough for the STT to finalise a
 
 from __future__ import annotations
 
-from pipecat.frames.frames import Frame, InterimTranscriptionFrame, TranscriptionFrame
+from pipecat.frames.frames import EagerEndOfTurnCancelFrame, Frame, InterimTranscriptionFrame, TranscriptionFrame
 from pipecat.turns.types import ProcessFrameResult, UserTurnSpeculation
 from pipecat.turns.user_stop import NormalizedMatch, SpeechTimeoutUserTurnStopStrategy
 
@@ -39,7 +39,11 @@ class PreemptiveStopStrategy(SpeechTimeoutUserTurnStopStrategy):
         return self._speculated is not None
 
     async def process_frame(self, frame: Frame) -> ProcessFrameResult:
-        if isinstance(frame, (TranscriptionFrame, InterimTranscriptionFrame)) and self._speculated is not None:
+        if isinstance(frame, EagerEndOfTurnCancelFrame):
+            # Withdrawn elsewhere: the LLM service does it when the guess wants a tool. The turn's
+            # end must then run the LLM again, not confirm an answer that no longer exists.
+            self._speculated = None
+        elif isinstance(frame, (TranscriptionFrame, InterimTranscriptionFrame)) and self._speculated is not None:
             # The caller said more than the speculation answered.
             await self._withdraw()
         result = await super().process_frame(frame)

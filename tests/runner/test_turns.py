@@ -11,6 +11,7 @@ import asyncio
 
 from pipecat.clocks.system_clock import SystemClock
 from pipecat.frames.frames import (
+    EagerEndOfTurnCancelFrame,
     InterimTranscriptionFrame,
     STTMetadataFrame,
     TranscriptionFrame,
@@ -82,3 +83,11 @@ def test_words_that_came_after_the_guess_are_answered_afresh():
                                InterimTranscriptionFrame("for", "caller", "2026-11-25T00:00:00Z"),
                                VADUserStoppedSpeakingFrame(stop_secs=0.2), final(" for Tuesday.")))
     assert events == [("ask", "Book me"), ("withdraw",), ("ask", None), ("stopped", False)]
+
+
+def test_a_guess_the_llm_withdrew_is_not_confirmed():
+    # pipecat's LLM service withdraws a speculative answer that wants a tool: the turn's end must
+    # run the LLM again, so the tool runs once, for the whole turn, and the caller gets an answer.
+    events = asyncio.run(drive(VADUserStartedSpeakingFrame(), final("Book me for Tuesday."),
+                               EagerEndOfTurnCancelFrame(), VADUserStoppedSpeakingFrame(stop_secs=0.2)))
+    assert events == [("ask", "Book me for Tuesday."), ("ask", None), ("stopped", False)]
