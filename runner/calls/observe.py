@@ -1,7 +1,11 @@
 """Watches a call's frames for its transcript, its tool calls and its per-turn latency.
 
-Latency is measured from the caller's last speech sample (the VAD's stop minus its
-``stop_secs`` of silence) to the agent's first audio at the transport, and split into:
+Latency is measured from the caller's last speech sample to the agent's first audio at the
+transport. The last speech sample is the last 20 ms input frame loud enough to be voice (RMS at
+least VOICE_RMS, about -40 dBFS, well above a phone line's noise), provided it lies in the
+half-second before the VAD's last voiced window; else it is that window (the VAD's stop minus
+its ``stop_secs``). Silero's confidence falls some 60 ms after the voice does, so the window alone
+would read every turn that much short. The turn is split into:
 
 - endpointing_ms: deciding the turn is over (VAD silence + the turn decision, STT excluded)
 - stt_ms: VAD stop -> final transcript
@@ -15,6 +19,7 @@ The parts need not add up to the total: the rest is queueing and the transport.
 
 from __future__ import annotations
 
+import audioop
 import logging
 import time
 from typing import Any, Callable, Iterable
@@ -22,6 +27,7 @@ from typing import Any, Callable, Iterable
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     FunctionCallInProgressFrame,
+    InputAudioRawFrame,
     InterruptionFrame,
     LLMTextFrame,
     TranscriptionFrame,
@@ -32,6 +38,7 @@ from pipecat.frames.frames import (
     VADUserStoppedSpeakingFrame,
 )
 from pipecat.observers.base_observer import BaseObserver, FramePushed
+from pipecat.transports.base_input import BaseInputTransport
 from pipecat.transports.base_output import BaseOutputTransport
 
 log = logging.getLogger("cb.runner.calls")
@@ -39,6 +46,8 @@ log = logging.getLogger("cb.runner.calls")
 WATCHED = (BotStartedSpeakingFrame, FunctionCallInProgressFrame, InterruptionFrame, LLMTextFrame,
            TranscriptionFrame, TTSAudioRawFrame, TTSTextFrame, UserStoppedSpeakingFrame,
            VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame)
+VOICE_RMS = 300  # int16 RMS of a 20 ms frame that counts as voice (~ -40 dBFS)
+LOUD_LOOKBACK = 0.5  # how far before the VAD's last voiced window the last loud frame may lie
 
 
 class CallObserver(BaseObserver):
@@ -55,6 +64,7 @@ class CallObserver(BaseObserver):
         self._on_turn = on_turn
         self._seen: set[int] = set()
         self._t0 = time.monotonic()
+        self._last_loud: float | None = None
         self._reset_turn()
         self._bot_speaking_turn = True  # the greeting is not a measured turn
 
@@ -75,6 +85,11 @@ class CallObserver(BaseObserver):
         for listener in self._listeners:
             await listener.on_push_frame(data)
         frame = data.frame
+        if isinstance(frame, InputAudioRawFrame):
+            # Once per frame, as the transport receives it: the arrival of its last sample.
+            if isinstance(getattr(data, "source", None), BaseInputTransport) and audioop.rms(frame.audio, 2) >= VOICE_RMS:
+                self._last_loud = time.monotonic()
+            return
         if not isinstance(frame, WATCHED) or frame.id in self._seen:
             return
         if isinstance(frame, TTSTextFrame) and not isinstance(getattr(data, "source", None), BaseOutputTransport):
@@ -90,7 +105,7 @@ class CallObserver(BaseObserver):
             self._reset_turn()
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._vad_stop = now
-            self._last_speech = now - float(getattr(frame, "stop_secs", 0.0) or 0.0)
+            self._last_speech = last_speech(now - float(getattr(frame, "stop_secs", 0.0) or 0.0), self._last_loud)
         elif isinstance(frame, TranscriptionFrame):
             self._transcript_at = now
             self._say("caller", frame.text)
@@ -132,3 +147,10 @@ class CallObserver(BaseObserver):
         if self._on_turn:
             self._on_turn(len(self.turns), latency)
         self._reset_turn()
+
+
+def last_speech(vad_last_voiced: float, last_loud: float | None) -> float:
+    """The caller's last speech sample: the last loud frame when it belongs to this speech."""
+    if last_loud is not None and vad_last_voiced - LOUD_LOOKBACK <= last_loud <= vad_last_voiced:
+        return last_loud
+    return vad_last_voiced
