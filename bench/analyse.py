@@ -96,7 +96,7 @@ def barge_ins(trace: Trace, vad: list[VadEvent] | None) -> list[dict[str, Any]]:
         last_media = old[-1] if old else onset
         row = {"cleared": clear is not None, "onset_to_clear_ms": ms(clear, onset),
                "onset_to_last_frame_ms": ms(last_media, onset),
-               "onset_to_silence_ms": ms(max(last_media, clear or last_media), onset),
+               "onset_to_silence_ms": ms(silence(trace.media_at, old, clear, onset), onset),
                "frames_after_clear": sum(1 for t in old if clear is not None and t > clear)}
         if vad is not None:
             start = _next(vad, first_frame, True)
@@ -105,6 +105,30 @@ def barge_ins(trace: Trace, vad: list[VadEvent] | None) -> list[dict[str, Any]]:
             row["decision_to_clear_ms"] = ms(clear, decided)
         out.append(row)
     return out
+
+
+def playout_end(media_at: list[float], upto: float) -> float | None:
+    """When Twilio has played every agent frame that arrived up to ``upto``: each 20 ms frame plays
+    from its arrival or from the end of the frame before it, whichever is later."""
+    end = None
+    for t in media_at:
+        if t > upto:
+            break
+        end = max(t, end if end is not None else t) + FRAME_SECS
+    return end
+
+
+def silence(media_at: list[float], old: list[float], clear: float | None, onset: float) -> float:
+    """When the caller stops hearing the interrupted answer: Twilio plays what it holds until the
+    ``clear`` empties its buffer; a frame that arrives after the clear plays out."""
+    before = [t for t in old if clear is None or t <= clear]
+    after = [t for t in old if clear is not None and t > clear]
+    quiet = playout_end(media_at, before[-1]) if before else onset
+    if clear is not None:
+        quiet = min(quiet, clear)
+    if after:
+        quiet = max(quiet, playout_end(media_at, after[-1]))
+    return quiet
 
 
 def bursts(trace: Trace, window_s: float = 1.0) -> list[dict[str, Any]]:

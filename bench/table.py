@@ -57,7 +57,7 @@ def rows(report: dict[str, Any]) -> list[tuple]:
                              _verdict(t, "decision_to_clear_ms.p95")))
         out.append(_stat_row(sec, "onset -> clear, ms", r["onset_to_clear_ms"]))
         out.append(_stat_row(sec, "onset -> last agent frame, ms", r["onset_to_last_frame_ms"]))
-        out.append(_stat_row(sec, "onset -> silence (later of the two), ms", r["onset_to_silence_ms"], "p95 <= 250",
+        out.append(_stat_row(sec, "onset -> silence (Twilio played out, or cleared), ms", r["onset_to_silence_ms"], "p95 <= 250",
                              _verdict(t, "onset_to_silence_ms.p95")))
         out.append((sec, "barge-ins that cleared", "", f"{r['cleared']}/{r['barge_ins']}", "", "", "all", 
                     "met" if r["cleared"] == r["barge_ins"] else "MISSED"))
@@ -121,4 +121,6 @@ def render(report: dict[str, Any]) -> str:
     ma = report.get("machine_after") or {}
     lines.append(f"\nmachine: {m.get('cpus')} cpus, load average before {m.get('loadavg')} after {ma.get('loadavg')} "
                  f"(shared with other work), pipecat {m.get('pipecat')}, git {m.get('git')}, wall {report.get('wall_s')} s")
+    if report.get("runner_env"):
+        lines.append("runner environment: " + " ".join(f"{k}={v}" for k, v in report["runner_env"].items()))
     return "\n".join(lines)

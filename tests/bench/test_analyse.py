@@ -54,6 +54,26 @@ def test_barge_in_measures_clear_last_frame_and_the_decision():
     assert row["decision_to_clear_ms"] == round((2.245 - 110 * 0.02) * 1000, 2)
 
 
+def test_silence_is_when_twilio_has_played_what_it_holds_unless_a_clear_came_first():
+    u = utterance(50, 49 * 160)
+    t = trace_with([Sent(Step("barge", u), first_frame=100)])
+    onset = t.captured(t.steps[0], 0)
+    # The agent paused on the caller's first voiced window (2.06): Twilio plays the frame it holds
+    # until 2.08; the clear at the VAD's decision (2.3) finds nothing left to cut.
+    t.media_at = [1.96, 1.98, 2.0, 2.02, 2.04, 2.06]
+    t.clear_at = [2.3]
+    [row] = analyse.barge_ins(t, None)
+    assert row["onset_to_silence_ms"] == round((2.08 - onset) * 1000, 2)
+    assert row["onset_to_last_frame_ms"] == round((2.06 - onset) * 1000, 2)
+    # A burst sent ahead of time stays in Twilio's buffer: 4 frames at 2.0 play until 2.08.
+    t.media_at = [2.0, 2.0, 2.0, 2.0]
+    [row] = analyse.barge_ins(t, None)
+    assert row["onset_to_silence_ms"] == round((2.08 - onset) * 1000, 2)
+    t.clear_at = [2.01]  # ... unless a clear empties it first
+    [row] = analyse.barge_ins(t, None)
+    assert row["onset_to_silence_ms"] == round((2.01 - onset) * 1000, 2)
+
+
 def test_a_clear_after_a_burst_is_a_false_barge_in():
     t = trace_with([Sent(Step("burst", utterance(10, 1500)), first_frame=20), Sent(Step("burst", utterance(10, 1500)), first_frame=150)])
     t.clear_at = [0.7]
