@@ -82,18 +82,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--steps", help="concurrency steps, e.g. 1,10,25,50,75,100 (the first is the baseline)")
     parser.add_argument("--budget", type=float, help="concurrency time budget in seconds")
     parser.add_argument("--runner-env", action="append", default=[], metavar="KEY=VALUE",
-                        help="environment for the runner in the concurrency section (before/after experiments)")
+                        help="environment for every runner the benchmark starts (before/after experiments: "
+                             "CB_DUCK=0, CB_VAD_THREAD=1, CB_LOOP=asyncio)")
     parser.add_argument("--keep-going", action="store_true", help="concurrency: run every step even after one fails")
     parser.add_argument("--out", help="JSON file to write (default bench/results/bench-<time>.json)")
     args = parser.parse_args(argv)
     quiet_pipecat()
+    runner_env = dict(kv.split("=", 1) for kv in args.runner_env)
+    os.environ.update(runner_env)  # every runner inherits the benchmark's environment
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = set(sections) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown sections {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
 
     report: dict[str, Any] = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                              "quick": args.quick, "machine_before": machine()}
+                              "quick": args.quick, "runner_env": runner_env, "machine_before": machine()}
     t0 = time.monotonic()
     if "turns" in sections:
         from bench import turns
@@ -109,7 +112,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         from bench import concurrency
 
         log("concurrency")
-        env = dict(kv.split("=", 1) for kv in args.runner_env)
+        env = runner_env
         steps = tuple(int(x) for x in args.steps.split(",")) if args.steps else None
         report["concurrency"] = concurrency.main(args.quick, steps, args.budget, env=env, log=log,
                                                  keep_going=args.keep_going)
