@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from importlib import resources
+from typing import Callable
 
 from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams, VADState
@@ -47,11 +48,15 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
         self._model = _StreamModel(_shared_session())
         self._windows_since_reset = 0
         self._low_confidence_windows = 0
+        # Told the state after every analysis, on the event loop: the runner's duck (the agent
+        # pauses on the caller's first voiced window) listens here.
+        self.on_state: Callable[[VADState], None] | None = None
 
     async def analyze_audio(self, buffer: bytes) -> VADState:
-        if INLINE:
-            return self._run_analyzer(buffer)
-        return await super().analyze_audio(buffer)
+        state = self._run_analyzer(buffer) if INLINE else await super().analyze_audio(buffer)
+        if self.on_state is not None:
+            self.on_state(state)
+        return state
 
 
 def vad_analyzer(start_secs: float, stop_secs: float) -> SharedSileroVADAnalyzer:

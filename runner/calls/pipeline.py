@@ -9,15 +9,18 @@ that silence, its answer held until the turn ends (turns.py). Smart-turn is opt-
 wrong on synthetic speech. Barge-in follows ``pipeline.interruptions``: the caller's speech
 must last ``min_speech_ms`` (and, while the agent talks, ``min_words``) before it interrupts;
 then pipecat cancels the LLM and TTS, drops queued audio and the serializer sends Twilio ``clear``.
+Until then the agent's audio pauses from the caller's first voiced window (duck.py).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
+from pipecat.frames.frames import Frame, InterruptionFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
@@ -40,6 +43,7 @@ from cb.plugins.local.vad import vad_analyzer
 
 from . import providers
 from .callplan import CallPlan
+from .duck import Duck
 from .observe import CallObserver
 from .turns import PreemptiveStopStrategy
 
@@ -55,6 +59,19 @@ class Stream:
     account_sid: str | None = None
     auth_token: str | None = None  # set only for real Twilio calls: enables hang-up over REST
     api_base_url: str | None = None
+
+
+class Serializer(TwilioFrameSerializer):
+    """Twilio's serializer, telling the duck when it writes the ``clear`` of a barge-in."""
+
+    def __init__(self, *, on_clear: Callable[[], None] | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._on_clear = on_clear
+
+    async def serialize(self, frame: Frame) -> str | bytes | None:
+        if self._on_clear is not None and isinstance(frame, InterruptionFrame):
+            self._on_clear()
+        return await super().serialize(frame)
 
 
 @dataclass
@@ -97,6 +114,18 @@ def vad_for(spec: dict[str, Any]):
     return vad_analyzer(start_secs=start, stop_secs=float(turn.get("vad_stop_secs", 0.2)))
 
 
+def duck_for(spec: dict[str, Any], vad: Any) -> Duck | None:
+    """A duck when speech alone may interrupt the agent (duck.py); CB_DUCK=0 turns it off for
+    before/after benchmarks."""
+    interruptions = (spec.get("pipeline") or {}).get("interruptions") or {}
+    if not interruptions.get("enabled", True) or int(interruptions.get("min_words", 0)) > 0 \
+            or os.environ.get("CB_DUCK", "") == "0":
+        return None
+    duck = Duck(max_hold=vad.params.start_secs + 0.5)
+    vad.on_state = duck.voice
+    return duck
+
+
 def tools_schema(tools: dict[str, Any]) -> ToolsSchema | None:
     """The LLM's view of the agent's tools (name -> ToolSpec)."""
     schemas = [FunctionSchema(name=name, description=spec.description,
@@ -126,8 +155,10 @@ def build(plan: CallPlan, websocket: Any, stream: Stream, *, default_profile: st
     llm = providers.create("llm", parts["llm"], audio)
     tts = providers.create("tts", parts["tts"], audio)
 
-    serializer = TwilioFrameSerializer(
-        stream_sid=stream.stream_sid, call_sid=stream.call_sid, account_sid=stream.account_sid,
+    vad = vad_for(plan.spec)
+    duck = duck_for(plan.spec, vad)
+    serializer = Serializer(
+        on_clear=duck.cleared if duck else None, stream_sid=stream.stream_sid, call_sid=stream.call_sid, account_sid=stream.account_sid,
         auth_token=stream.auth_token, base_url=stream.api_base_url,
         params=TwilioFrameSerializer.InputParams(auto_hang_up=bool(stream.auth_token and stream.call_sid)))
     transport = FastAPIWebsocketTransport(websocket, FastAPIWebsocketParams(
@@ -144,7 +175,10 @@ def build(plan: CallPlan, websocket: Any, stream: Stream, *, default_profile: st
         user_turn_strategies=turn_strategies(plan.spec),
         user_idle_timeout=float(phone.get("silence_timeout_sec", 20))))
 
-    pipeline = Pipeline([transport.input(), VADProcessor(vad_analyzer=vad_for(plan.spec)), stt, pair.user(),
+    if duck is not None:
+        output = transport.output()
+        output.write_audio_frame = duck.guard(output.write_audio_frame)
+    pipeline = Pipeline([transport.input(), VADProcessor(vad_analyzer=vad), stt, pair.user(),
                          llm, tts, transport.output(), pair.assistant()])
     worker = PipelineWorker(
         pipeline, name=plan.call_id, enable_rtvi=False, observers=[observer],

@@ -21,7 +21,7 @@ def test_the_caller_interrupts_a_long_answer(runner, project):
     assert code == 0, out
     caller = SimulatedCaller(runner.url, local_token(runner.state_dir, create=False), to_number="+14155550100",
                              lines=[Line("What are your opening hours?"),
-                                    Line("Wait, I have a question.", barge_in_after_ms=1500),
+                                    Line("Wait, I have a question.", barge_in_after_ms=2500),
                                     Line("No thank you, goodbye.")])
     result = asyncio.run(caller.run())
     assert result.refused is None
