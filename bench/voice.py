@@ -1,7 +1,7 @@
 """What the benchmark caller says: Piper speech, a cough and an "mm-hm", as 20 ms mu-law frames.
 
 Latency is measured from the caller's last speech sample, so each utterance knows exactly where
-its voice starts and ends (the first and last sample louder than ``VOICE_LEVEL``, about -40 dBFS);
+its voice starts and ends (the first and last sample louder than ~-40 dBFS: ``speech.voiced``);
 leading and trailing near-silence is trimmed so the figures do not hide the synthesiser's padding.
 Speech is real (Piper), because the runner's Silero VAD ignores tones and noise by design.
 """
@@ -16,7 +16,6 @@ import numpy as np
 
 RATE = 8000
 FRAME_SAMPLES = 160  # 20 ms
-VOICE_LEVEL = 328  # int16 magnitude, ~-40 dBFS
 ULAW_SILENCE = b"\xff" * FRAME_SAMPLES
 
 LINES = (
@@ -42,10 +41,11 @@ class Utterance:
 
 
 def from_pcm(name: str, pcm: np.ndarray) -> Utterance:
-    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) >= VOICE_LEVEL)
-    if not len(loud):
+    from cb.plugins.local.speech import voiced
+
+    pcm = voiced(pcm)
+    if not len(pcm):
         raise ValueError(f"{name}: no voice in the audio")
-    pcm = pcm[loud[0]:loud[-1] + 1]
     pad = (-len(pcm)) % FRAME_SAMPLES
     ulaw = audioop.lin2ulaw(pcm.astype(np.int16).tobytes(), 2) + ULAW_SILENCE[:pad]
     frames = tuple(ulaw[i:i + FRAME_SAMPLES] for i in range(0, len(ulaw), FRAME_SAMPLES))

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import httpx
+import numpy as np
 
 from cb.runner.calls.signing import sign
 
@@ -204,6 +205,8 @@ class SimulatedCaller:
 
     async def _speak(self, line: Line) -> None:
         pcm = await asyncio.to_thread(speech.synthesize, line.say)
+        # Send the voice only: response_ms counts from the last frame sent, which must be speech.
+        pcm = speech.voiced(np.frombuffer(pcm, dtype=np.int16)).tobytes()
         ulaw = speech.ulaw_encode(pcm)
         frames = [ulaw[i:i + speech.FRAME_BYTES].ljust(speech.FRAME_BYTES, b"\xff")
                   for i in range(0, len(ulaw), speech.FRAME_BYTES)]

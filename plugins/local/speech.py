@@ -42,6 +42,16 @@ def resample(pcm16: bytes, src: int, dst: int) -> bytes:
     return (np.clip(out, -1, 1) * 32767).astype(np.int16).tobytes()
 
 
+VOICE_LEVEL = 328  # int16 magnitude that counts as voice, ~-40 dBFS
+
+
+def voiced(pcm: np.ndarray) -> np.ndarray:
+    """``pcm`` from its first to its last sample louder than VOICE_LEVEL: Piper pads its speech
+    with near-silence, and a caller that counts from its last frame sent would count the pad."""
+    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) >= VOICE_LEVEL)
+    return pcm[loud[0]:loud[-1] + 1] if len(loud) else pcm[:0]
+
+
 def synthesize(text: str, voice_model: str | None = None) -> bytes:
     """Piper speech as 8 kHz 16-bit PCM."""
     voice = piper_plugin.shared_voice(piper_plugin.voice_path(voice_model))
