@@ -106,3 +106,26 @@ def start_runner(project: Path, state_dir: Path, *extra: str, env: dict[str, str
         time.sleep(0.1)
     proc.kill()
     raise RuntimeError(f"runner did not become ready in 60 s: {log.read_text()}")
+
+
+def call_once(tmp_path: Path, agents_yaml: str, lines: list, *, env: dict[str, str] | None = None):
+    """A one-file project from ``agents_yaml``, a runner, `cb apply`, one local call to
+    +14155550100 speaking ``lines``, and the runner stopped. Returns (runner, CallResult)."""
+    import asyncio
+
+    from cb.plugins.local.caller import SimulatedCaller
+    from cb.runner.calls.signing import local_token
+
+    project = tmp_path / "fleet"
+    (project / "agents").mkdir(parents=True)
+    (project / "cb.yaml").write_text("apiVersion: cb/v1\nkind: Project\nname: e2e\npaths: [agents]\n")
+    (project / "agents" / "agents.yaml").write_text(agents_yaml)
+    runner = start_runner(project, tmp_path / "state", env=env)
+    try:
+        code, out = runner.apply(project)
+        assert code == 0, out
+        caller = SimulatedCaller(runner.url, local_token(runner.state_dir, create=False), to_number="+14155550100",
+                                 lines=lines)
+        return runner, asyncio.run(caller.run())
+    finally:
+        runner.stop()

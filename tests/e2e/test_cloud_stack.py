@@ -3,16 +3,13 @@ speaking its provider's protocol to a fake on 127.0.0.1: keys from the runner's 
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from cb.plugins.local.caller import Line, SimulatedCaller
+from cb.plugins.local.caller import Line
 from cb.runner.calls.records import open_records
-from cb.runner.calls.signing import local_token
 
 from .cloud_fakes import FakeCartesia, FakeDeepgram
-from .harness import start_runner
+from .harness import call_once
 from .test_call import words
 
 pytestmark = pytest.mark.slow
@@ -42,21 +39,10 @@ spec: {{number: "+14155550100", agent: front-desk}}
 
 def test_a_call_on_the_cloud_plugins(tmp_path, llm):
     with FakeDeepgram() as deepgram, FakeCartesia() as cartesia:
-        project = tmp_path / "fleet"
-        (project / "agents").mkdir(parents=True)
-        (project / "cb.yaml").write_text("apiVersion: cb/v1\nkind: Project\nname: cloud\npaths: [agents]\n")
-        (project / "agents" / "front-desk.yaml").write_text(
-            AGENT.format(deepgram=deepgram.base_url, llm=llm.url, cartesia=cartesia.url))
-        runner = start_runner(project, tmp_path / "state", env={
-            "DG_TEST_KEY": "dg-key", "GROQ_TEST_KEY": "groq-key", "CARTESIA_TEST_KEY": "cartesia-key"})
-        try:
-            code, out = runner.apply(project)
-            assert code == 0, out
-            caller = SimulatedCaller(runner.url, local_token(runner.state_dir, create=False), to_number="+14155550100",
-                                     lines=[Line("Hi I would like to book an appointment."), Line("No thank you goodbye.")])
-            result = asyncio.run(caller.run())
-        finally:
-            runner.stop()
+        runner, result = call_once(
+            tmp_path, AGENT.format(deepgram=deepgram.base_url, llm=llm.url, cartesia=cartesia.url),
+            [Line("Hi I would like to book an appointment."), Line("No thank you goodbye.")],
+            env={"DG_TEST_KEY": "dg-key", "GROQ_TEST_KEY": "groq-key", "CARTESIA_TEST_KEY": "cartesia-key"})
     heard = " ".join(words(h.text) for h in result.transcript if h.role == "agent")
     # the goodbye played: Whisper writes it "goodbye", "good bye" or "bye bye"
     assert "thanks for calling" in heard and "what day would you like" in heard and "bye" in heard

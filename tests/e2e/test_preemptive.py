@@ -4,18 +4,15 @@ for the confirmed turn, and the caller still hears its answer."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from cb.plugins.local.caller import Line, SimulatedCaller
+from cb.plugins.local.caller import Line
 from cb.plugins.scripted.script import parse
 from cb.plugins.scripted.server import ScriptedLLMServer
 from cb.runner.calls.records import open_records
-from cb.runner.calls.signing import local_token
 from tests.outcomes.receiver import Receiver
 
-from .harness import start_runner
+from .harness import call_once
 from .test_call import words
 
 pytestmark = pytest.mark.slow
@@ -64,21 +61,12 @@ SCRIPT = {
 
 def test_a_guess_that_wants_a_tool_runs_the_tool_once_for_the_confirmed_turn(tmp_path):
     booking = Receiver(script=[200], reply={"booked": True})
-    with ScriptedLLMServer(parse(SCRIPT)) as llm:
-        project = tmp_path / "fleet"
-        (project / "agents").mkdir(parents=True)
-        (project / "cb.yaml").write_text("apiVersion: cb/v1\nkind: Project\nname: preempt\npaths: [agents]\n")
-        (project / "agents" / "front-desk.yaml").write_text(AGENT.format(book=BOOK, llm=llm.url, booking=booking.url))
-        runner = start_runner(project, tmp_path / "state")
-        try:
-            code, out = runner.apply(project)
-            assert code == 0, out
-            caller = SimulatedCaller(runner.url, local_token(runner.state_dir, create=False), to_number="+14155550100",
-                                     lines=[Line("I would like to book Tuesday at ten."), Line("No thank you, goodbye.")])
-            result = asyncio.run(caller.run())
-        finally:
-            runner.stop()
-            booking.stop()
+    try:
+        with ScriptedLLMServer(parse(SCRIPT)) as llm:
+            runner, result = call_once(tmp_path, AGENT.format(book=BOOK, llm=llm.url, booking=booking.url),
+                                       [Line(BOOK), Line("No thank you, goodbye.")])
+    finally:
+        booking.stop()
 
     def last_user(request):
         users = [m for m in request["messages"] if m["role"] == "user"]
