@@ -47,6 +47,10 @@ def rows(report: dict[str, Any]) -> list[tuple]:
         if prom:
             parts = ", ".join(f"{k} {v['mean_ms']}" for k, v in prom.items())
             out.append((sec, f"runner's own /metrics, mean ms: {parts}", "", "", "", "", "", ""))
+        pre = r.get("preemptive_answers") or {}
+        if pre:
+            out.append((sec, f"answers started before the VAD's stop: {pre.get('played', 0)} played, "
+                             f"{pre.get('withdrawn', 0)} withdrawn", "", "", "", "", "", ""))
         if r.get("errors"):
             out.append((sec, f"errors: {r['errors'][:2]}", "", "", "", "", "", "FAILED"))
     for ms, r in (report.get("bargein") or {}).items():

@@ -64,9 +64,11 @@ def measure(profile: str, calls: int, turns_per_call: int) -> dict[str, Any]:
             rows += analyse.turns(trace, vad)
             record = stack.call_record(trace.call_id) if trace.call_id else None
             runner_turns = (record or {}).get("turns") or []
-        prometheus = stage_means(stack.metrics())
+        metrics = stack.metrics()
+        prometheus = stage_means(metrics)
     result = {"profile": profile, "title": PROFILES[profile]["title"], "calls": calls, "turns": len(rows),
-              "errors": errors, "runner_breakdown_last_call": runner_turns, "runner_prometheus": prometheus}
+              "errors": errors, "runner_breakdown_last_call": runner_turns, "runner_prometheus": prometheus,
+              "preemptive_answers": counter(metrics, "cb_preemptive_answers_total", "outcome")}
     for key in ("total_ms", "endpointing_ms", "orchestration_ms"):
         result[key] = analyse.summary([r.get(key) for r in rows])
     result["targets"] = check(result, TARGETS.get(profile, {}))
@@ -87,6 +89,17 @@ def stage_means(text: str) -> dict[str, Any]:
                     into[stage] = into.get(stage, 0.0) + float(value)
     return {stage: {"count": int(counts[stage]), "mean_ms": round(1000 * sums[stage] / counts[stage], 1)}
             for stage in counts if counts[stage]}
+
+
+def counter(text: str, metric: str, label: str) -> dict[str, int]:
+    """A Prometheus counter from /metrics, summed by one label: e.g. preemptive answers by outcome."""
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        if line.startswith(metric + "{"):
+            labels, value = line[len(metric) + 1:].rsplit("} ", 1)
+            key = dict(kv.split("=", 1) for kv in labels.split(",")).get(label, '""').strip('"')
+            out[key] = out.get(key, 0) + int(float(value))
+    return out
 
 
 def check(result: dict[str, Any], targets: dict[str, float]) -> dict[str, Any]:

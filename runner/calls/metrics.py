@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -30,6 +32,19 @@ class CallMetrics:
                                     ["agent", "stage"], buckets=STAGE_BUCKETS, registry=r)
         self.loop_lag = Gauge("cb_event_loop_lag_seconds", "How late the event loop ran a 100 ms timer", registry=r)
         self.interruptions = Counter("cb_interruptions_total", "Caller barge-ins", ["agent"], registry=r)
+        self.preemptive = Counter("cb_preemptive_answers_total",
+                                  "Answers started on an early transcript: played, or withdrawn (an LLM request spent)",
+                                  ["agent", "outcome"], registry=r)
+        self.pauses = Counter("cb_agent_pauses_total", "Times the agent paused on the caller's first voiced window",
+                              ["agent"], registry=r)
+
+    def observe_call_path(self, agent: str, call: Any) -> None:
+        """What a call's turn strategy and duck did (runner.calls.turns, runner.calls.duck)."""
+        if call.preemptive is not None:
+            self.preemptive.labels(agent, "played").inc(call.preemptive.confirmed)
+            self.preemptive.labels(agent, "withdrawn").inc(call.preemptive.withdrawn)
+        if call.duck is not None:
+            self.pauses.labels(agent).inc(call.duck.holds)
 
     def observe_turn(self, agent: str, latency: dict[str, float | None]) -> None:
         """One turn's breakdown, as recorded on the call: production shows what the benchmark shows."""

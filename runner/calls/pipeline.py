@@ -81,6 +81,8 @@ class CallPipeline:
     observer: CallObserver
     user_aggregator: Any
     context: LLMContext
+    preemptive: PreemptiveStopStrategy | None = None
+    duck: Duck | None = None
 
 
 def turn_strategies(spec: dict[str, Any]) -> UserTurnStrategies:
@@ -171,8 +173,9 @@ def build(plan: CallPlan, websocket: Any, stream: Stream, *, default_profile: st
     context = LLMContext(messages, tools=schema) if schema else LLMContext(messages)
     register_tools(llm, plan, tools)
     phone = plan.spec.get("phone") or {}
+    strategies = turn_strategies(plan.spec)
     pair = LLMContextAggregatorPair(context, user_params=LLMUserAggregatorParams(
-        user_turn_strategies=turn_strategies(plan.spec),
+        user_turn_strategies=strategies,
         user_idle_timeout=float(phone.get("silence_timeout_sec", 20))))
 
     if duck is not None:
@@ -185,4 +188,5 @@ def build(plan: CallPlan, websocket: Any, stream: Stream, *, default_profile: st
         idle_timeout_secs=None,  # silence is the agent's silence_timeout_sec, handled by the session
         params=PipelineParams(audio_in_sample_rate=SAMPLE_RATE, audio_out_sample_rate=SAMPLE_RATE,
                               enable_metrics=False, send_initial_empty_metrics=False))
-    return CallPipeline(worker, transport, observer, pair.user(), context)
+    preemptive = next((s for s in strategies.stop or [] if isinstance(s, PreemptiveStopStrategy)), None)
+    return CallPipeline(worker, transport, observer, pair.user(), context, preemptive, duck)

@@ -80,6 +80,7 @@ class CallSession:
         observer = CallObserver(on_turn=self._on_turn, listeners=observers)
         tools = executor_for(plan, self._say, SessionControl(self.end, stream.call_sid, bool(stream.auth_token)))
         status = "failed"
+        call = None
         self.metrics.active.inc()
         self.metrics.started.labels(plan.agent).inc()
         try:
@@ -127,6 +128,8 @@ class CallSession:
         finally:
             self.metrics.active.dec()
             self.metrics.interruptions.labels(plan.agent).inc(observer.interruptions)
+            if call is not None:
+                self.metrics.observe_call_path(plan.agent, call)
             self.metrics.ended.labels(plan.agent, status, self.end_reason or "error").inc()
             await asyncio.to_thread(self.records.finish, plan.call_id, status, self.end_reason or "error",
                                     observer.transcript, self.error)

@@ -33,6 +33,8 @@ class PreemptiveStopStrategy(SpeechTimeoutUserTurnStopStrategy):
         super().__init__(**kwargs)
         self._match = NormalizedMatch()
         self._speculated: str | None = None
+        self.confirmed = 0  # answers that were ready when the turn ended, and were played
+        self.withdrawn = 0  # guesses thrown away: each an LLM request spent for nothing
 
     @property
     def speculating(self) -> bool:
@@ -42,6 +44,8 @@ class PreemptiveStopStrategy(SpeechTimeoutUserTurnStopStrategy):
         if isinstance(frame, EagerEndOfTurnCancelFrame):
             # Withdrawn elsewhere: the LLM service does it when the guess wants a tool. The turn's
             # end must then run the LLM again, not confirm an answer that no longer exists.
+            if self._speculated is not None:
+                self.withdrawn += 1
             self._speculated = None
         elif isinstance(frame, (TranscriptionFrame, InterimTranscriptionFrame)) and self._speculated is not None:
             # The caller said more than the speculation answered.
@@ -59,10 +63,12 @@ class PreemptiveStopStrategy(SpeechTimeoutUserTurnStopStrategy):
         if speculated is not None and self._match.matches(speculated, self._text):
             # The answer is already generated (and held): only the turn's end is left to announce,
             # and the UserStoppedSpeakingFrame it sends releases the answer.
+            self.confirmed += 1
             await self.trigger_user_turn_finalized(enable_user_speaking_frames=enable_user_speaking_frames,
                                                    confirms_speculation=True)
             return
         if speculated is not None:
+            self.withdrawn += 1
             await self.trigger_user_turn_speculation_cancelled()
         await super().trigger_user_turn_stopped(enable_user_speaking_frames=enable_user_speaking_frames)
 
@@ -78,4 +84,5 @@ class PreemptiveStopStrategy(SpeechTimeoutUserTurnStopStrategy):
     async def _withdraw(self) -> None:
         if self._speculated is not None:
             self._speculated = None
+            self.withdrawn += 1
             await self.trigger_user_turn_speculation_cancelled()

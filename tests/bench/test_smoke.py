@@ -24,6 +24,8 @@ def test_turns_smoke():
     assert "orchestration_ms.median" in r["targets"]
     # The runner exported the same turns as Prometheus histograms.
     assert r["runner_prometheus"]["total"]["count"] == 2 and "endpointing" in r["runner_prometheus"]
+    # The scripted STT finalises before the VAD's stop: both answers were started early and played.
+    assert r["preemptive_answers"] == {"played": 2, "withdrawn": 0}
     assert "turn (a)" in table.render({"turns": {"a": r}})
 
 

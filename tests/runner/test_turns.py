@@ -53,13 +53,14 @@ async def drive(*frames) -> list[tuple]:
         await strategy.process_frame(frame)
         await asyncio.sleep(0.01)  # the strategy's zero-length speech timer
     await strategy.cleanup()
+    events.append(("confirmed", strategy.confirmed, "withdrawn", strategy.withdrawn))
     return events
 
 
 def test_a_transcript_before_the_vad_stop_is_answered_at_once_and_confirmed_by_the_stop():
     events = asyncio.run(drive(VADUserStartedSpeakingFrame(), final("Book me for Tuesday."),
                                VADUserStoppedSpeakingFrame(stop_secs=0.2)))
-    assert events == [("ask", "Book me for Tuesday."), ("stopped", True)]
+    assert events == [("ask", "Book me for Tuesday."), ("stopped", True), ("confirmed", 1, "withdrawn", 0)]
 
 
 def test_the_caller_going_on_withdraws_the_answer_and_asks_again():
@@ -67,13 +68,13 @@ def test_the_caller_going_on_withdraws_the_answer_and_asks_again():
                                InterimTranscriptionFrame("at", "caller", "2026-11-25T00:00:00Z"),
                                final(" at ten."), VADUserStoppedSpeakingFrame(stop_secs=0.2)))
     assert events == [("ask", "Book me for Tuesday,"), ("withdraw",),
-                      ("ask", "Book me for Tuesday, at ten."), ("stopped", True)]
+                      ("ask", "Book me for Tuesday, at ten."), ("stopped", True), ("confirmed", 1, "withdrawn", 1)]
 
 
 def test_a_transcript_after_the_vad_stop_ends_the_turn_the_ordinary_way():
     events = asyncio.run(drive(VADUserStartedSpeakingFrame(), VADUserStoppedSpeakingFrame(stop_secs=0.2),
                                final("Book me for Tuesday.")))
-    assert events == [("ask", None), ("stopped", False)]
+    assert events == [("ask", None), ("stopped", False), ("confirmed", 0, "withdrawn", 0)]
 
 
 def test_words_that_came_after_the_guess_are_answered_afresh():
@@ -82,7 +83,8 @@ def test_words_that_came_after_the_guess_are_answered_afresh():
     events = asyncio.run(drive(VADUserStartedSpeakingFrame(), final("Book me"),
                                InterimTranscriptionFrame("for", "caller", "2026-11-25T00:00:00Z"),
                                VADUserStoppedSpeakingFrame(stop_secs=0.2), final(" for Tuesday.")))
-    assert events == [("ask", "Book me"), ("withdraw",), ("ask", None), ("stopped", False)]
+    assert events == [("ask", "Book me"), ("withdraw",), ("ask", None), ("stopped", False),
+                      ("confirmed", 0, "withdrawn", 1)]
 
 
 def test_a_guess_the_llm_withdrew_is_not_confirmed():
@@ -90,4 +92,5 @@ def test_a_guess_the_llm_withdrew_is_not_confirmed():
     # run the LLM again, so the tool runs once, for the whole turn, and the caller gets an answer.
     events = asyncio.run(drive(VADUserStartedSpeakingFrame(), final("Book me for Tuesday."),
                                EagerEndOfTurnCancelFrame(), VADUserStoppedSpeakingFrame(stop_secs=0.2)))
-    assert events == [("ask", "Book me for Tuesday."), ("ask", None), ("stopped", False)]
+    assert events == [("ask", "Book me for Tuesday."), ("ask", None), ("stopped", False),
+                      ("confirmed", 0, "withdrawn", 1)]
