@@ -36,10 +36,6 @@ class PreemptiveStopStrategy(SpeechTimeoutUserTurnStopStrategy):
         self.confirmed = 0  # answers that were ready when the turn ended, and were played
         self.withdrawn = 0  # guesses thrown away: each an LLM request spent for nothing
 
-    @property
-    def speculating(self) -> bool:
-        return self._speculated is not None
-
     async def process_frame(self, frame: Frame) -> ProcessFrameResult:
         if isinstance(frame, EagerEndOfTurnCancelFrame):
             # Withdrawn elsewhere: the LLM service does it when the guess wants a tool. The turn's
