@@ -160,7 +160,8 @@ def build(plan: CallPlan, websocket: Any, stream: Stream, *, default_profile: st
     vad = vad_for(plan.spec)
     duck = duck_for(plan.spec, vad)
     serializer = Serializer(
-        on_clear=duck.cleared if duck else None, stream_sid=stream.stream_sid, call_sid=stream.call_sid, account_sid=stream.account_sid,
+        on_clear=duck.cleared if duck else None,
+        stream_sid=stream.stream_sid, call_sid=stream.call_sid, account_sid=stream.account_sid,
         auth_token=stream.auth_token, base_url=stream.api_base_url,
         params=TwilioFrameSerializer.InputParams(auto_hang_up=bool(stream.auth_token and stream.call_sid)))
     transport = FastAPIWebsocketTransport(websocket, FastAPIWebsocketParams(
