@@ -26,10 +26,11 @@ spec:
   greeting: "Thanks for calling. How can I help?"
   instructions: You are the front desk.
   pipeline:
-    # The scripted STT finalises 150 ms after the caller's last voiced frame; the VAD waits 400 ms.
-    stt: {{provider: scripted, options: {{delay_ms: 150, transcripts: ["{book}", "No thank you, goodbye."]}}}}
+    # The scripted STT finalises after 300 ms of quiet (endpoint_ms; shorter, and a pause inside
+    # the spoken line splits it in two, each given the next scripted transcript); the VAD waits 600.
+    stt: {{provider: scripted, options: {{endpoint_ms: 300, transcripts: ["{book}", "No thank you, goodbye."]}}}}
     llm: {{provider: openai, model: scripted, options: {{base_url: "{llm}"}}}}
-    turn: {{vad_stop_secs: 0.4}}
+    turn: {{vad_stop_secs: 0.6}}
   tools: [book_appointment, end_call]
 ---
 apiVersion: cb/v1
