@@ -84,13 +84,6 @@ def builtin_spec(name: str) -> ToolSpec:
     return ToolSpec(description=BUILTIN_DESCRIPTIONS[name], builtin=BuiltinRun(name=name))
 
 
-def llm_tools(tools: Mapping[str, ToolSpec]) -> list[dict[str, Any]]:
-    """The OpenAI ``tools`` list for these tools."""
-    return [{"type": "function", "function": {"name": name, "description": spec.description,
-                                              "parameters": spec.parameters}}
-            for name, spec in tools.items()]
-
-
 @dataclass
 class ToolExecutor:
     tools: Mapping[str, ToolSpec]
