@@ -30,7 +30,7 @@ DEFAULT_PORT = 8765
 #: "module:function" installers, each called as install(app, ctx) in this order.
 EXTENSIONS = [
     "cb.runner.calls.routes:install",
-    "cb.runner.postcall:install",
+    "cb.runner.postcall.routes:install",
 ]
 
 
@@ -145,7 +145,7 @@ def create_app(settings: Settings, extensions: list[str] | None = None) -> FastA
     from cb.apply.engine import Engine
     from cb.providers.registry import ProviderRegistry
 
-    from .admin.routes import install as install_admin
+    from .admin import routes as admin
 
     store = open_store(settings.state_dir, settings.state_db)
     ctx = RunnerContext(store=store, settings=settings, log=log)
@@ -167,7 +167,8 @@ def create_app(settings: Settings, extensions: list[str] | None = None) -> FastA
             await _run_hooks(list(reversed(ctx.shutdown)))
             store.close()
 
-    app = FastAPI(title="cb runner", version="1", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(title="cb runner", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  exception_handlers=admin.ERROR_HANDLERS)
     app.state.cb = ctx
 
     @app.get("/healthz")
@@ -178,7 +179,7 @@ def create_app(settings: Settings, extensions: list[str] | None = None) -> FastA
         body = {"status": "ok" if ctx.ready else "starting", "lineage": snap.lineage, "serial": snap.serial}
         return JSONResponse(body, status_code=200 if ctx.ready else 503)
 
-    install_admin(app, ctx)
+    app.include_router(admin.router)
     if settings.watch_dir is not None:
         from cb.apply.watch import Watcher
 

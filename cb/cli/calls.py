@@ -27,7 +27,7 @@ def _state(state_dir: str | None) -> Path:
 
 
 def _view(fn, state_dir: str | None, *args, **kwargs):
-    from cb.runner import callview
+    from cb.runner.postcall import view as callview
 
     folder = _state(state_dir)
     try:
@@ -61,7 +61,7 @@ def _call(state_dir: str | None, call_id: str, runner_url: str | None = None, to
 
 def _row(record: dict) -> dict:
     """A listing row from the runner's /v1/calls record (which has no returns column)."""
-    from cb.runner.callview import duration
+    from cb.runner.postcall.view import duration
 
     return {"id": record["id"], "created_at": record["created_at"], "agent": record["agent"],
             "revision": record["agent_revision"], "status": record["status"], "end_reason": record.get("end_reason"),
@@ -105,7 +105,7 @@ def list_(state_dir: str | None, runner_url: str | None, token_file: str | None,
 @where
 def show(call_id: str, state_dir: str | None, runner_url: str | None, token_file: str | None) -> None:
     """Show one call: transcript, tool calls, returns, per-turn latency, revision, webhooks."""
-    from cb.runner.callview_text import render
+    from cb.runner.postcall.view_text import render
 
     click.echo(render(_call(state_dir, call_id, runner_url, token_file)))
 

@@ -7,20 +7,23 @@
 - WS /twilio/stream: Twilio Media Streams; runs the call's pipeline.
 - GET /metrics (Prometheus), GET /readyz (can this runner take a call now?).
 - GET /v1/calls, GET /v1/calls/{id}: call records (bearer token like the rest of /v1).
+
+``install(app, ctx)`` (an ``EXTENSIONS`` entry) makes the ``CallService`` and puts it on
+``app.state.calls``; the module-level routers' handlers take it from there.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import os
 from typing import Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import quoteattr
 
-from fastapi import FastAPI, HTTPException, Request, WebSocket
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 
+from ..auth import require_token
 from .callplan import NotRoutable
 from .metrics import CallMetrics
 from .records import CallRecords
@@ -47,110 +50,122 @@ def ws_url(base: str) -> str:
 
 def install(app: FastAPI, ctx: Any) -> None:
     settings = ctx.settings
-    metrics = CallMetrics()
-    records = CallRecords.for_store(ctx.store)
     service = CallService(
-        ctx.store, records, metrics,
+        ctx.store, CallRecords.for_store(ctx.store), CallMetrics(),
         default_profile=settings_value(settings, "profile", "CB_PROFILE", "local"),
         max_calls=settings_value(settings, "max_calls", "CB_MAX_CALLS", DEFAULT_MAX_CALLS),
         drain_secs=settings_value(settings, "drain_secs", "CB_DRAIN_SECS", DEFAULT_DRAIN_SECS),
         lag_limit_secs=settings_value(settings, "max_loop_lag_ms", "CB_MAX_LOOP_LAG_MS", 250) / 1000)
     app.state.calls = service
-    local = local_token(settings.state_dir)
-    base = settings.public_base_url
+    app.state.local_token = local_token(settings.state_dir)
     ctx.startup.append(service.start)
     ctx.shutdown.append(service.stop)
     ctx.store.subscribe(lambda snap: ctx.log.info("serial %d live: new calls use it", snap.serial))
+    app.include_router(router)
+    app.include_router(records_router)
 
-    @app.post("/twilio/voice")
-    async def voice(request: Request) -> Response:
-        # Twilio posts application/x-www-form-urlencoded; parsed here, no multipart library needed.
-        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
-        url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        via = signed_by(url, form, request.headers.get("X-Twilio-Signature", ""),
-                        twilio_token=os.environ.get("TWILIO_AUTH_TOKEN"), local=local)
-        if via is None:
-            metrics.webhook_rejected.labels("signature").inc()
-            return Response("invalid X-Twilio-Signature", status_code=403)
-        # The voice URL may name the agent and the call's context (?agent=NAME&context=JSON): an
-        # outbound call is created with them, a local call posts them. They are covered by the
-        # signature (Twilio signs the full URL), so nobody else can set them.
-        query = dict(request.query_params)
-        try:
-            given = json.loads(query["context"]) if query.get("context") else {}
-        except ValueError:
-            given = None
-        if not isinstance(given, dict):
-            return Response("?context= must be a JSON object of the agent's context variables", status_code=400)
-        agent = "agent." + query["agent"] if query.get("agent") else None
-        try:
-            plan = service.admit(agent=agent, to_number=form.get("To"), from_number=form.get("From"),
-                                 direction=form.get("Direction", "inbound").split("-")[0], via=via,
-                                 provider_call_id=form.get("CallSid"), account_sid=form.get("AccountSid"),
-                                 given=given)
-        except Refused as exc:
-            ctx.log.warning("call to %s refused: %s", form.get("To"), exc.reason)
-            return twiml('<Reject reason="busy"/>')
-        except NotRoutable as exc:
-            metrics.refused.labels("not_routable").inc()
-            ctx.log.warning("call to %s not routable: %s", form.get("To"), exc)
-            return twiml("<Say>This number is not in service.</Say><Hangup/>")
-        return stream_twiml(ws_url(base) + "/twilio/stream",
-                            {"call_id": plan.call_id, "agent": plan.agent, "revision": plan.agent_revision})
 
-    @app.websocket("/twilio/stream")
-    async def stream(websocket: WebSocket) -> None:
-        from .pipeline import Stream
-        from .session import CallSession
+router = APIRouter()
+#: Call records under /v1, behind the bearer token like the rest of the admin API.
+records_router = APIRouter(prefix="/v1", dependencies=[Depends(require_token)])
 
-        await websocket.accept()
-        start = await _read_start(websocket)
-        pending = service.claim(((start or {}).get("customParameters") or {}).get("call_id", ""))
-        if start is None or pending is None:
-            await websocket.close(code=1008, reason="unknown or expired call")
-            return
-        session = CallSession(pending.plan, records, metrics, default_profile=service.default_profile)
-        service.sessions[pending.plan.call_id] = session
-        real = pending.via == "twilio"
-        try:
-            await session.run(websocket, Stream(
-                stream_sid=start.get("streamSid", ""), call_sid=start.get("callSid"),
-                account_sid=start.get("accountSid") or pending.account_sid,
-                auth_token=os.environ.get("TWILIO_AUTH_TOKEN") if real else None,
-                api_base_url=os.environ.get("TWILIO_API_BASE_URL") or None))
-        finally:
-            service.sessions.pop(pending.plan.call_id, None)
 
-    @app.get("/metrics")
-    def prometheus() -> Response:
-        return Response(metrics.render(), media_type=metrics.content_type)
+def _service(request: Request) -> CallService:
+    return request.app.state.calls
 
-    @app.get("/readyz")
-    def readyz() -> JSONResponse:
-        ready, why = service.readiness()
-        ready = ready and bool(getattr(ctx, "ready", True))
-        return JSONResponse({"ready": ready, "reason": why if ready or why != "ok" else "starting",
-                             "calls": len(service.sessions), "max_calls": service.max_calls,
-                             "loop_lag_ms": round(service.loop_lag * 1000, 1)}, status_code=200 if ready else 503)
 
-    def auth(request: Request) -> None:
-        token = settings.token
-        given = request.headers.get("Authorization", "")
-        if token and not (given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token.encode())):
-            raise HTTPException(401, "missing or wrong bearer token: set CB_TOKEN (or --token-file) to the runner's token")
+@router.post("/twilio/voice")
+async def voice(request: Request) -> Response:
+    ctx, service = request.app.state.cb, request.app.state.calls
+    metrics, base = service.metrics, ctx.settings.public_base_url
+    # Twilio posts application/x-www-form-urlencoded; parsed here, no multipart library needed.
+    form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+    url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    via = signed_by(url, form, request.headers.get("X-Twilio-Signature", ""),
+                    twilio_token=os.environ.get("TWILIO_AUTH_TOKEN"), local=request.app.state.local_token)
+    if via is None:
+        metrics.webhook_rejected.labels("signature").inc()
+        return Response("invalid X-Twilio-Signature", status_code=403)
+    # The voice URL may name the agent and the call's context (?agent=NAME&context=JSON): an
+    # outbound call is created with them, a local call posts them. They are covered by the
+    # signature (Twilio signs the full URL), so nobody else can set them.
+    query = dict(request.query_params)
+    try:
+        given = json.loads(query["context"]) if query.get("context") else {}
+    except ValueError:
+        given = None
+    if not isinstance(given, dict):
+        return Response("?context= must be a JSON object of the agent's context variables", status_code=400)
+    agent = "agent." + query["agent"] if query.get("agent") else None
+    try:
+        plan = service.admit(agent=agent, to_number=form.get("To"), from_number=form.get("From"),
+                             direction=form.get("Direction", "inbound").split("-")[0], via=via,
+                             provider_call_id=form.get("CallSid"), account_sid=form.get("AccountSid"),
+                             given=given)
+    except Refused as exc:
+        ctx.log.warning("call to %s refused: %s", form.get("To"), exc.reason)
+        return twiml('<Reject reason="busy"/>')
+    except NotRoutable as exc:
+        metrics.refused.labels("not_routable").inc()
+        ctx.log.warning("call to %s not routable: %s", form.get("To"), exc)
+        return twiml("<Say>This number is not in service.</Say><Hangup/>")
+    return stream_twiml(ws_url(base) + "/twilio/stream",
+                        {"call_id": plan.call_id, "agent": plan.agent, "revision": plan.agent_revision})
 
-    @app.get("/v1/calls")
-    def list_calls(request: Request, limit: int = 50, agent: str | None = None) -> dict[str, Any]:
-        auth(request)
-        return {"calls": [r.to_dict() for r in records.list(limit, agent)]}
 
-    @app.get("/v1/calls/{call_id}")
-    def get_call(call_id: str, request: Request) -> dict[str, Any]:
-        auth(request)
-        record = records.get(call_id)
-        if record is None:
-            raise HTTPException(404, f"no call {call_id}")
-        return record.to_dict()
+@router.websocket("/twilio/stream")
+async def stream(websocket: WebSocket) -> None:
+    from .pipeline import Stream
+    from .session import CallSession
+
+    service = websocket.app.state.calls
+    await websocket.accept()
+    start = await _read_start(websocket)
+    pending = service.claim(((start or {}).get("customParameters") or {}).get("call_id", ""))
+    if start is None or pending is None:
+        await websocket.close(code=1008, reason="unknown or expired call")
+        return
+    session = CallSession(pending.plan, service.records, service.metrics, default_profile=service.default_profile)
+    service.sessions[pending.plan.call_id] = session
+    real = pending.via == "twilio"
+    try:
+        await session.run(websocket, Stream(
+            stream_sid=start.get("streamSid", ""), call_sid=start.get("callSid"),
+            account_sid=start.get("accountSid") or pending.account_sid,
+            auth_token=os.environ.get("TWILIO_AUTH_TOKEN") if real else None,
+            api_base_url=os.environ.get("TWILIO_API_BASE_URL") or None))
+    finally:
+        service.sessions.pop(pending.plan.call_id, None)
+
+
+@router.get("/metrics")
+def prometheus(service: CallService = Depends(_service)) -> Response:
+    metrics = service.metrics
+    return Response(metrics.render(), media_type=metrics.content_type)
+
+
+@router.get("/readyz")
+def readyz(request: Request) -> JSONResponse:
+    service = request.app.state.calls
+    ready, why = service.readiness()
+    ready = ready and bool(getattr(request.app.state.cb, "ready", True))
+    return JSONResponse({"ready": ready, "reason": why if ready or why != "ok" else "starting",
+                         "calls": len(service.sessions), "max_calls": service.max_calls,
+                         "loop_lag_ms": round(service.loop_lag * 1000, 1)}, status_code=200 if ready else 503)
+
+
+@records_router.get("/calls")
+def list_calls(limit: int = 50, agent: str | None = None,
+               service: CallService = Depends(_service)) -> dict[str, Any]:
+    return {"calls": [r.to_dict() for r in service.records.list(limit, agent)]}
+
+
+@records_router.get("/calls/{call_id}")
+def get_call(call_id: str, service: CallService = Depends(_service)) -> dict[str, Any]:
+    record = service.records.get(call_id)
+    if record is None:
+        raise HTTPException(404, f"no call {call_id}")
+    return record.to_dict()
 
 
 async def _read_start(websocket: WebSocket) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ import pytest
 from cb.plugins.scripted.script import parse
 from cb.plugins.scripted.server import ScriptedLLMServer
 from cb.runner import outcomes
-from cb.runner.aftercall import AfterCall
+from cb.runner.postcall.after_hangup import AfterCall
 from cb.runner.tools import ToolCallRecord
 from cb.runner.webhooks import Outbox, WebhookPayload, verify_signature
 from cb.runner.webhooks.worker import Worker
@@ -153,7 +153,7 @@ def test_call_started_stays_off_the_calls_event_loop(tmp_path):
 
 
 def test_installing_twice_leaves_one_post_call_pipeline(tmp_path):
-    from cb.runner.aftercall import install
+    from cb.runner.postcall.after_hangup import install
     from cb.runner.calls import hooks
 
     before = (list(hooks.CALL_ENDED), list(hooks.CALL_OBSERVERS))

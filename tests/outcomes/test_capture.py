@@ -25,7 +25,7 @@ from pipecat.transports.base_input import BaseInputTransport
 from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.transports.base_transport import TransportParams
 
-from cb.runner.capture import CallCapture
+from cb.runner.postcall.capture import CallCapture
 
 RATE = 8000
 FRAME = b"\x10\x27" * (RATE // 50)  # 20 ms of a constant, non-zero signal

@@ -5,7 +5,7 @@ import wave
 
 import numpy as np
 
-from cb.runner.recording import Transcript, TwoChannelRecorder
+from cb.runner.postcall.recording import Transcript, TwoChannelRecorder
 
 RATE = 16000
 FRAME = RATE // 50  # 20 ms

@@ -10,7 +10,7 @@ import pytest
 
 from cb.plugins.scripted.script import parse
 from cb.plugins.scripted.server import ScriptedLLMServer
-from cb.runner.returns import extract_returns, schema_for
+from cb.runner.postcall.returns import extract_returns, schema_for
 
 SCHEMA = {
     "type": "object",

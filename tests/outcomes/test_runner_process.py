@@ -8,7 +8,7 @@ import os
 import httpx
 import pytest
 
-from cb.runner.outcomes import call_dir
+from cb.runner.postcall.outcomes import call_dir
 
 pytest.importorskip("pipecat", reason="the runner: pip install 'cb[runner]'")
 

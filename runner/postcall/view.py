@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from . import outcomes
-from .calls.records import open_records
-from .webhooks import Outbox
-from .webhooks.outbox import connect
+from ..calls.records import open_records
+from ..webhooks import Outbox
+from ..webhooks.outbox import connect
 
 
 class NoStateDatabase(LookupError):

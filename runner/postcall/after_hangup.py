@@ -17,10 +17,10 @@ from typing import Any, Callable, Mapping
 
 from . import outcomes
 from .returns import ReturnsOutcome, extract_returns
-from .webhooks import Outbox, ToolCallSummary, WebhookPayload
-from .webhooks.outbox import connect, enqueue
+from ..webhooks import Outbox, ToolCallSummary, WebhookPayload
+from ..webhooks.outbox import connect, enqueue
 
-log = logging.getLogger("cb.runner.aftercall")
+log = logging.getLogger("cb.runner.postcall")
 
 #: How long a held webhook waits for returns extraction before it is sent without them.
 HOLD_SEC = 300.0
@@ -73,7 +73,7 @@ class AfterCall:
 
     def capture_for(self, plan: Any) -> Any:
         """A recording and transcript for the call (a pipecat observer), under the state dir."""
-        from .calls.pipeline import SAMPLE_RATE
+        from ..calls.pipeline import SAMPLE_RATE
         from .capture import CallCapture
 
         return CallCapture(outcomes.call_dir(self.state_dir, plan.call_id), SAMPLE_RATE)
@@ -217,7 +217,7 @@ def agent_llm(default_profile: str) -> LLMFactory:
     made: dict[str, tuple[Any, str]] = {}  # one client per distinct LLM, not one per call
 
     def make(plan: Any) -> tuple[Any, str]:
-        from .calls import providers
+        from ..calls import providers
 
         part = providers.resolve(plan.spec.get("pipeline") or {}, default_profile)["llm"]
         key = repr((part.provider, part.model, sorted(part.options.items())))
@@ -239,8 +239,8 @@ def install(state_dir: str | Path, *, store: Any = None, default_profile: str = 
     The caller starts ``worker.run(stop)`` as a task and, on shutdown, awaits
     ``after_call.drain()`` then sets ``stop``.
     """
-    from .calls import hooks
-    from .webhooks.worker import Worker
+    from ..calls import hooks
+    from ..webhooks.worker import Worker
 
     worker = Worker(state_dir, **dict(worker_options or {}))
 

@@ -1,23 +1,24 @@
 """Runner extension: post-call work, webhook delivery and the call media routes.
 
-Listed in ``cb.runner.app.EXTENSIONS``. It registers ``AfterCall`` as a call-ended hook, runs the
-webhook delivery worker for the runner's lifetime, and serves a call's recording and transcript
-under the admin API's auth (``GET /v1/calls/{id}/recording.wav`` and ``.../transcript.json``),
-which is where the webhook's ``recording_url`` and ``transcript_url`` point, and the whole call
+Listed in ``cb.runner.app.EXTENSIONS``. ``install`` registers ``AfterCall`` as a call-ended hook
+and runs the webhook delivery worker for the runner's lifetime; the module-level ``router``
+serves a call's recording and transcript under the admin API's auth
+(``GET /v1/calls/{id}/recording.wav`` and ``.../transcript.json``), which is where the webhook's ``recording_url`` and ``transcript_url`` point, and the whole call
 as JSON (``GET /v1/calls/{id}/export``) for ``cb calls --runner URL``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import os
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse
 
-from .aftercall import install as install_aftercall
+from ..auth import require_token
+from .after_hangup import install as install_aftercall
 from .outcomes import call_dir
 
 MEDIA = {"recording.wav": "audio/wav", "transcript.json": "application/json"}
@@ -40,7 +41,7 @@ def install(app: FastAPI, ctx: Any) -> None:
         if running:
             await asyncio.wait(running, timeout=15)
         worker.close()
-        from .calls import hooks
+        from ..calls import hooks
 
         if after in hooks.CALL_ENDED:
             hooks.CALL_ENDED.remove(after)
@@ -54,29 +55,30 @@ def install(app: FastAPI, ctx: Any) -> None:
     ctx.shutdown.insert(0, shutdown)
     app.state.aftercall = after
 
-    def auth(request: Request) -> None:
-        token = settings.token
-        given = request.headers.get("authorization", "")
-        if token and not (given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token.encode())):
-            raise HTTPException(401, "missing or wrong bearer token: set CB_TOKEN (or --token-file) to the runner's token")
-
-    router = APIRouter(prefix="/v1", dependencies=[Depends(auth)])
-
-    @router.get("/calls/{call_id}/export")
-    def export(call_id: str) -> dict[str, Any]:
-        """Everything about one call, as `cb calls export` prints it (`cb calls --runner URL`)."""
-        from .callview import show_call
-
-        call = show_call(settings.state_dir, call_id)
-        if call is None:
-            raise HTTPException(404, f"no call {call_id}")
-        return call
-
-    @router.get("/calls/{call_id}/{name}")
-    def media(call_id: str, name: str) -> FileResponse:
-        path = call_dir(settings.state_dir, call_id) / name
-        if name not in MEDIA or not call_id.replace("_", "").isalnum() or not path.is_file():
-            raise HTTPException(404, f"no {name} for call {call_id}")
-        return FileResponse(path, media_type=MEDIA[name])
-
     app.include_router(router)
+
+
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_token)])
+
+
+def _state_dir(request: Request) -> Path:
+    return request.app.state.cb.settings.state_dir
+
+
+@router.get("/calls/{call_id}/export")
+def export(call_id: str, state_dir: Path = Depends(_state_dir)) -> dict[str, Any]:
+    """Everything about one call, as `cb calls export` prints it (`cb calls --runner URL`)."""
+    from .view import show_call
+
+    call = show_call(state_dir, call_id)
+    if call is None:
+        raise HTTPException(404, f"no call {call_id}")
+    return call
+
+
+@router.get("/calls/{call_id}/{name}")
+def media(call_id: str, name: str, state_dir: Path = Depends(_state_dir)) -> FileResponse:
+    path = call_dir(state_dir, call_id) / name
+    if name not in MEDIA or not call_id.replace("_", "").isalnum() or not path.is_file():
+        raise HTTPException(404, f"no {name} for call {call_id}")
+    return FileResponse(path, media_type=MEDIA[name])
