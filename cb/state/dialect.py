@@ -4,6 +4,10 @@ The statements in ``store.py`` are portable SQL (``INSERT ... ON CONFLICT``, no 
 functions, ids assigned by the store) written with ``?`` placeholders. PostgreSQL lets several
 runners share one fleet's state: ``cb runner --state-db postgresql://...``; its adapter turns
 ``?`` into ``%s`` and takes a table lock where SQLite says BEGIN IMMEDIATE.
+
+``SQLite.connect`` is the one place that says how ``state.db`` is opened (WAL, autocommit, busy
+wait); the runner's call records, post-call outcomes and webhook outbox open it through
+``sqlite_connection`` rather than their own ``sqlite3.connect``.
 """
 
 from __future__ import annotations
@@ -49,13 +53,15 @@ SCHEMA = [
 
 class SQLite:
     name = "sqlite"
+    BUSY_TIMEOUT_MS = 5000  # a writer waits this long for another's transaction before failing
 
     def connect(self, state_dir: Path) -> sqlite3.Connection:
+        state_dir = Path(state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(state_dir / "state.db", check_same_thread=False, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute(f"PRAGMA busy_timeout={self.BUSY_TIMEOUT_MS}")
         return conn
 
     def begin_write(self, conn: sqlite3.Connection) -> None:
@@ -99,6 +105,11 @@ class Postgres:
 
     def is_unique_violation(self, exc: Exception) -> bool:
         return type(exc).__name__ == "UniqueViolation"
+
+
+def sqlite_connection(state_dir: str | Path) -> sqlite3.Connection:
+    """A connection of its own to ``<state dir>/state.db``, opened as the state store opens it."""
+    return SQLite().connect(Path(state_dir))
 
 
 def dialect_for(url: str | None) -> SQLite | Postgres:

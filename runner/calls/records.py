@@ -143,8 +143,6 @@ def open_records(state_dir: str | Path) -> CallRecords:
     """Records on a connection of their own (for readers outside the runner process)."""
     import threading
 
-    conn = sqlite3.connect(str(Path(state_dir) / "state.db"), timeout=10, isolation_level=None,
-                           check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA busy_timeout=10000")
-    return CallRecords(conn, threading.RLock())
+    from cb.state import sqlite_connection
+
+    return CallRecords(sqlite_connection(state_dir), threading.RLock())

@@ -25,6 +25,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from cb.state import sqlite_connection
+
 TABLE = "cb_webhook_outbox"
 ATTEMPTS_TABLE = "cb_webhook_attempts"
 DEFAULT_MAX_ATTEMPTS = 10
@@ -89,13 +91,8 @@ _COLUMNS = ", ".join(OutboxRow.__dataclass_fields__)
 
 
 def connect(state_dir: Path | str) -> sqlite3.Connection:
-    """Open ``<state dir>/state.db`` the way the state store does (WAL, autocommit, busy wait)."""
-    state_dir = Path(state_dir)
-    state_dir.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(state_dir / "state.db", check_same_thread=False, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=5000")
+    """``<state dir>/state.db`` as the state store opens it (``cb.state``), with the outbox tables."""
+    conn = sqlite_connection(state_dir)
     ensure_schema(conn)
     return conn
 
