@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from cb.runner.calls.signing import sign
+from cb.contracts.voice_webhook_auth import sign
 
 from .voice import FRAME_SAMPLES, RATE, ULAW_SILENCE, Utterance
 

@@ -59,9 +59,9 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=4)
     args = parser.parse_args()
 
+    from cb.contracts.voice_webhook_auth import local_token
     from cb.plugins.local.caller import Line, SimulatedCaller
     from cb.runner.calls.records import open_records
-    from cb.runner.calls.signing import local_token
 
     work = Path(tempfile.mkdtemp(prefix="cb-bench-calls-"))
     project = work / "fleet"

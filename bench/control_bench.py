@@ -71,7 +71,7 @@ def in_process_apply(url: str, project: Path) -> float:
     from cb.apply.run import apply_plan
     from cb.client import RunnerClient
     from cb.config.project import load_project
-    from cb.plan.make import make_plan
+    from cb.plan.planner import make_plan
 
     loaded, _ = load_project(cwd=project)
     with RunnerClient(url) as client:

@@ -14,8 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cb.contracts.webhook_payload import WebhookPayload  # noqa: E402
 from cb.runner.postcall.recording import TwoChannelRecorder  # noqa: E402
-from cb.runner.webhooks import Outbox, WebhookPayload  # noqa: E402
+from cb.runner.webhooks import Outbox  # noqa: E402
 from cb.runner.webhooks.outbox import connect, enqueue  # noqa: E402
 from cb.runner.webhooks.worker import Worker  # noqa: E402
 from tests.outcomes.receiver import Receiver  # noqa: E402

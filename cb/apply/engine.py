@@ -17,9 +17,6 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
 
-from pydantic import ValidationError
-
-from cb.config.models import ADDRESS_PREFIX, KINDS
 from cb.providers.base import ProviderError
 from cb.providers.registry import ProviderRegistry, desired_number, differences
 from cb.state.errors import StateError
@@ -29,8 +26,6 @@ from cb.state.types import Cause, thaw
 from .references import dangling
 
 log = logging.getLogger("cb.apply")
-
-ACTIONS = ("create", "update", "delete", "move")
 
 
 @dataclass
@@ -49,34 +44,6 @@ def revision_meta(rev: Any) -> dict[str, Any]:
     return {"id": rev.id, "kind": rev.kind, "name": rev.name, "hash": rev.hash, "source": rev.source,
             "applied_by": rev.applied_by, "applied_at": rev.applied_at, "cause": rev.cause.to_dict(),
             "serial": rev.serial}
-
-
-def parse_changes(raw: list[dict[str, Any]]) -> list[Change]:
-    """Turn a change set from the wire into validated Changes; StateError on anything wrong."""
-    out, problems = [], []
-    for n, item in enumerate(raw):
-        address, kind, name, action = (item.get(k) for k in ("address", "kind", "name", "action"))
-        content = item.get("content")
-        if kind not in KINDS or not isinstance(name, str) or address != f"{ADDRESS_PREFIX[kind]}.{name}":
-            problems.append(f"change {n}: address {address!r} does not match kind {kind!r} and name {name!r}")
-            continue
-        if action not in ACTIONS:
-            problems.append(f"{address}: unknown action {action!r}")
-            continue
-        if action != "delete":
-            try:
-                model = KINDS[kind].model_validate(content)
-            except ValidationError as exc:
-                problems.append(f"{address}: content is not a valid {kind}: {exc.errors()[0]['msg']}")
-                continue
-            if model.metadata.name != name:
-                problems.append(f"{address}: content names {model.metadata.name!r}")
-                continue
-            content = model.model_dump(mode="json", by_alias=True)
-        out.append(Change(address, kind, name, action, content if action != "delete" else None, item.get("moved_from")))
-    if problems:
-        raise StateError("the change set was refused, nothing was applied:\n  " + "\n  ".join(problems))
-    return out
 
 
 class Engine:
@@ -237,24 +204,31 @@ class Engine:
 
     def apply_project(self, project: Any, *, source: str = "watch", cause: Cause | None = None,
                       applied_by: str = "runner") -> ApplyResult:
-        """Apply a validated Project in-process (watch mode): plan against the live state, take the
-        lock, apply through the same steps as the admin API. Drift is overwritten: watch *is* the
-        operator's edit. Raises StateError (e.g. LockHeld) without changing anything."""
-        from cb.plan.build import desired_from_project, to_changes
-        from cb.plan.diff import compute
+        """Apply a validated Project in-process (watch mode): make a plan with the same planner as
+        `cb plan`, against this engine's state, take the lock, apply it through the same steps as the
+        admin API. Drift is overwritten: watch *is* the operator's edit. Raises StateError (e.g.
+        LockHeld) without changing anything."""
+        from cb.plan.planner import make_plan, to_changes
 
-        view = self.state_view(refresh=False)
-        moved = [(m.from_, m.to) for m in project.settings.moved]
-        changes, errors = compute(desired_from_project(project), view["resources"], self.contents, None, moved, True)
-        if errors:
-            raise StateError("; ".join(errors))
-        wire = to_changes(changes)
-        if not wire:
-            return ApplyResult(True, view["serial"])
+        plan = make_plan(project, InProcessRunner(self), overwrite_drift=True, refresh=False)
+        if plan.errors:
+            raise StateError("; ".join(plan.errors))
+        changes = to_changes(plan.changes)
+        if not changes:
+            return ApplyResult(True, plan.serial)
         lock = self.store.acquire_lock(applied_by, f"{source} apply")
         try:
-            return self.apply(wire, source=source, cause=cause or Cause(), applied_by=applied_by,
-                              expect_lineage=view["lineage"], expect_serial=view["serial"], lock_id=lock.id)
+            return self.apply(changes, source=source, cause=cause or Cause(), applied_by=applied_by,
+                              expect_lineage=plan.lineage, expect_serial=plan.serial, lock_id=lock.id)
         finally:
             self.store.release_lock(lock.id)
 
+
+class InProcessRunner:
+    """An engine as the planner sees a runner: what ``GET /v1/state`` and ``POST /v1/state/contents``
+    answer, without HTTP in between."""
+
+    url = "in-process"
+
+    def __init__(self, engine: Engine):
+        self.state, self.contents = engine.state_view, engine.contents

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from cb.plan.build import to_changes, to_wire
-from cb.plan.model import Plan
+from cb.contracts.change_wire import to_wire
+from cb.contracts.plan_document import Plan
+from cb.plan.planner import to_changes
 
 VERB = {"create": ("creating", "created"), "update": ("updating", "updated"), "delete": ("deleting", "deleted"),
         "move": ("moving", "moved")}

@@ -30,8 +30,8 @@ def apply(planfile: str | None, auto_approve: bool, overwrite_drift: bool, locke
     """
     from cb.apply.run import ApplyFailed, apply_plan
     from cb.cause import applied_by, change_cause
-    from cb.plan.model import Plan
-    from cb.plan.workflow import LockMismatch, check_plan_lock, plan_for, render
+    from cb.contracts.plan_document import Plan
+    from cb.plan.planner import LockMismatch, check_plan_lock, make_plan, render
 
     project = None
     if planfile:
@@ -54,8 +54,8 @@ def apply(planfile: str | None, auto_approve: bool, overwrite_drift: bool, locke
         project = project_to_plan(locked, paths)
     with connect(runner_url, token_file, project) as client:
         if planfile is None:
-            saved = plan_for(project, client, overwrite_drift=overwrite_drift, cause=change_cause(project.root, message),
-                             targeted=bool(paths))
+            saved = make_plan(project, client, overwrite_drift=overwrite_drift, cause=change_cause(project.root, message),
+                              targeted=bool(paths))
             if saved.errors:
                 raise UserError("cannot plan:\n  " + "\n  ".join(saved.errors))
             click.echo(render(saved, "text"))

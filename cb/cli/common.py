@@ -36,7 +36,7 @@ def load_valid_project() -> Any:
 
 def project_to_plan(locked: bool, paths: tuple[str, ...]) -> Any:
     """The valid project, checked against cb.lock when ``locked``, narrowed to ``paths`` if given."""
-    from cb.plan.workflow import LockMismatch, check_lock
+    from cb.plan.planner import LockMismatch, check_lock
 
     project = load_valid_project()
     try:

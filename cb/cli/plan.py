@@ -31,12 +31,12 @@ def plan(paths: tuple[str, ...], fmt: str, out: str | None, detailed_exitcode: b
       cb plan agents/front-desk.yaml
     """
     from cb.cause import change_cause
-    from cb.plan.workflow import plan_for, render, save
+    from cb.plan.planner import make_plan, render, save
 
     project = project_to_plan(locked, paths)
     with connect(runner_url, token_file, project) as client:
-        result = plan_for(project, client, overwrite_drift=overwrite_drift,
-                          cause=change_cause(project.root, message), targeted=bool(paths))
+        result = make_plan(project, client, overwrite_drift=overwrite_drift,
+                           cause=change_cause(project.root, message), targeted=bool(paths))
     if result.errors:
         raise UserError("cannot plan:\n  " + "\n  ".join(result.errors))
     click.echo(render(result, fmt))

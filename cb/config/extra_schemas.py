@@ -11,8 +11,8 @@ from typing import Any
 
 #: file stem -> "module:Model". Kept as strings so the config core imports nothing else.
 PUBLISHED: dict[str, str] = {
-    "webhook-payload": "cb.runner.webhooks.payload:WebhookPayload",
-    "plan": "cb.plan.schema:PlanDocument",
+    "webhook-payload": "cb.contracts.webhook_payload:WebhookPayload",
+    "plan": "cb.contracts.plan_document:PlanDocument",
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from typing import Any, Callable, Iterable, Mapping
 
-from .model import FieldChange, ResourceChange
+from cb.contracts.plan_document import FieldChange, ResourceChange
 
 #: Sources of a live revision that did not come from git through `cb apply`.
 DRIFT_SOURCES = ("watch", "rollback")

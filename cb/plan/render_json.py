@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .model import Plan
+from cb.contracts.plan_document import Plan
+
 from .redact import redact
 
 

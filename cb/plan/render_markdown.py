@@ -7,7 +7,8 @@ addresses is cut with a count of what was left out. The summary line always stay
 
 from __future__ import annotations
 
-from .model import Plan, ResourceChange
+from cb.contracts.plan_document import Plan, ResourceChange
+
 from .redact import sensitive_path
 from .render_text import drift_line, release_note, shown, summary, value, visible_fields
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from .model import Plan, ResourceChange
+from cb.contracts.plan_document import Plan, ResourceChange
+
 from .redact import HIDDEN, hide, sensitive_path
 
 #: Fields every document has; repeating them under a create says nothing.

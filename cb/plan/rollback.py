@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from cb.contracts.plan_document import Plan, ResourceChange
 from cb.state.canonical import content_hash
 
 from .diff import field_changes
-from .model import Plan, ResourceChange
 
 
 def rollback_plan(client: Any, address: str, ref: str, message: str | None) -> Plan:

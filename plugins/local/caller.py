@@ -25,7 +25,7 @@ from typing import Any, Callable
 import httpx
 import numpy as np
 
-from cb.runner.calls.signing import sign
+from cb.contracts.voice_webhook_auth import sign
 
 from . import speech
 

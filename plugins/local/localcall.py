@@ -15,7 +15,7 @@ from typing import Any, Callable
 import httpx
 import yaml
 
-from cb.runner.calls.signing import local_token
+from cb.contracts.voice_webhook_auth import local_token
 
 from .caller import CallResult, Heard, Line, SimulatedCaller
 

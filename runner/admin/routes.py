@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from cb.apply.engine import parse_changes
+from cb.contracts.change_wire import from_wire
 from cb.providers.base import ProviderError
 from cb.state.audit import verify
 from cb.state.errors import LockHeld, StateError
@@ -72,7 +72,7 @@ def apply(body: dict[str, Any], ctx: Any = Depends(_ctx)) -> StreamingResponse:
     source = body.get("source") or "apply"
     if source not in SOURCES:
         raise StateError(f"unknown source {source!r}")
-    changes = parse_changes(list(body.get("changes") or []))
+    changes = from_wire(list(body.get("changes") or []))
     kw = dict(source=source, cause=Cause.from_dict(body.get("cause")), applied_by=str(body.get("applied_by") or "unknown"),
               expect_lineage=body.get("lineage"), expect_serial=body.get("serial"), lock_id=body.get("lock_id"))
     ctx.engine.check(kw["expect_lineage"], kw["expect_serial"], kw["lock_id"])
@@ -108,7 +108,7 @@ def apply(body: dict[str, Any], ctx: Any = Depends(_ctx)) -> StreamingResponse:
 @router.post("/import")
 def import_(body: dict[str, Any], ctx: Any = Depends(_ctx)) -> dict[str, Any]:
     """Adopt a resource that already exists (a number the account holds) without changing it."""
-    (change,) = parse_changes([{**body, "action": "create"}])
+    (change,) = from_wire([{**body, "action": "create"}])
     if change.address in ctx.store.snapshot().resources:
         raise StateError(f"{change.address} is already managed; `cb plan` shows how it differs")
     if change.kind == "Number":

@@ -23,12 +23,13 @@ from xml.sax.saxutils import quoteattr
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 
+from cb.contracts.voice_webhook_auth import local_token, signed_by
+
 from ..auth import require_token
 from .callplan import NotRoutable
 from .metrics import CallMetrics
 from .records import CallRecords
 from .service import CallService, Refused, settings_value
-from .signing import local_token, signed_by
 
 DEFAULT_MAX_CALLS = 25  # DESIGN.md: one process holds ~25 calls cleanly
 DEFAULT_DRAIN_SECS = 30.0

@@ -15,9 +15,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from cb.contracts.webhook_payload import ToolCallSummary, WebhookPayload
+
 from . import outcomes
 from .returns import ReturnsOutcome, extract_returns
-from ..webhooks import Outbox, ToolCallSummary, WebhookPayload
+from ..webhooks import Outbox
 from ..webhooks.outbox import connect, enqueue
 
 log = logging.getLogger("cb.runner.postcall")

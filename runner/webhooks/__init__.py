@@ -1,4 +1,7 @@
-"""Durable, signed webhooks: a payload model, HMAC signatures, an outbox table, a delivery worker.
+"""Durable, signed webhooks: an outbox table and a delivery worker.
+
+The payload and its signature are published shapes, in cb.contracts (webhook_payload,
+webhook_signature).
 
 The call path only ever calls ``enqueue`` (a row in the state database, ideally inside the same
 transaction as the call record); a worker, in the runner or as ``python -m
@@ -7,8 +10,5 @@ after too many attempts, where ``cb webhooks replay`` can send it again.
 """
 
 from .outbox import Outbox, OutboxRow, enqueue
-from .payload import ToolCallSummary, WebhookPayload
-from .signing import HEADER, SignatureError, sign, verify_signature
 
-__all__ = ["HEADER", "Outbox", "OutboxRow", "SignatureError", "ToolCallSummary", "WebhookPayload",
-           "enqueue", "sign", "verify_signature"]
+__all__ = ["Outbox", "OutboxRow", "enqueue"]

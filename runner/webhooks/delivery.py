@@ -17,9 +17,9 @@ import httpx
 
 from cb import __version__
 from cb.config.models import ENV_REF
+from cb.contracts.webhook_signature import HEADER, sign
 
 from .outbox import OutboxRow
-from .signing import HEADER, sign
 
 IDEMPOTENCY_HEADER = "CB-Idempotency-Key"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from cb.contracts.plan_document import Plan
 from cb.plan.diff import compute
-from cb.plan.model import Plan
 from cb.state.canonical import content_hash
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 
-from cb.plan.build import to_changes
 from cb.plan.diff import compute
+from cb.plan.planner import to_changes
 from cb.state.canonical import canonical_json, content_hash
 
 from .plans import AGENT_V1, NUMBER, address, meta, sample_plan

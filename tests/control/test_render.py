@@ -6,7 +6,7 @@ import json
 
 import click
 
-from cb.plan.model import Plan
+from cb.contracts.plan_document import Plan
 from cb.plan.render_json import render_json
 from cb.plan.render_markdown import LIMIT, render_markdown
 from cb.plan.render_text import render_text
@@ -62,7 +62,7 @@ def test_plan_file_round_trips():
 
 
 def test_markdown_summarises_the_biggest_diffs_first():
-    from cb.plan.model import FieldChange
+    from cb.contracts.plan_document import FieldChange
 
     plan = sample_plan()
     big = plan.changes[0]

@@ -71,8 +71,8 @@ def test_an_apply_reaches_subscribers_before_it_answers(settings, tmp_path, monk
     got = []
     ctx.store.subscribe(lambda snap: got.append((time.perf_counter(), snap)))
     with TestClient(app) as client:
-        from cb.plan.make import make_plan
-        from cb.plan.build import to_changes, to_wire
+        from cb.contracts.change_wire import to_wire
+        from cb.plan.planner import make_plan, to_changes
 
         class Direct:  # the plan client protocol, over the in-process HTTP app
             url = "testclient"

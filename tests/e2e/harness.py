@@ -113,8 +113,8 @@ def call_once(tmp_path: Path, agents_yaml: str, lines: list, *, env: dict[str, s
     +14155550100 speaking ``lines``, and the runner stopped. Returns (runner, CallResult)."""
     import asyncio
 
+    from cb.contracts.voice_webhook_auth import local_token
     from cb.plugins.local.caller import SimulatedCaller
-    from cb.runner.calls.signing import local_token
 
     project = tmp_path / "fleet"
     (project / "agents").mkdir(parents=True)

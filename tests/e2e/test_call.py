@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
+from cb.contracts.voice_webhook_auth import local_token
 from cb.plugins.local.caller import Line, SimulatedCaller
 from cb.runner.calls.records import open_records
-from cb.runner.calls.signing import local_token
 
 pytestmark = pytest.mark.slow
 

@@ -11,9 +11,9 @@ import sys
 import httpx
 import pytest
 
+from cb.contracts.voice_webhook_auth import local_token
 from cb.plugins.local.caller import Line, SimulatedCaller
 from cb.runner.calls.records import open_records
-from cb.runner.calls.signing import local_token
 
 from .harness import start_runner, write_project
 

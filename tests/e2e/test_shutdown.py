@@ -9,9 +9,9 @@ import signal
 import httpx
 import pytest
 
+from cb.contracts.voice_webhook_auth import local_token, sign
 from cb.plugins.local.caller import Line, SimulatedCaller
 from cb.runner.calls.records import open_records
-from cb.runner.calls.signing import local_token, sign
 
 from .harness import start_runner
 

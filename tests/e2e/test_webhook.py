@@ -10,7 +10,7 @@ import httpx
 import pytest
 import websockets
 
-from cb.runner.calls.signing import local_token, sign
+from cb.contracts.voice_webhook_auth import local_token, sign
 
 FORM = {"CallSid": "CA" + "1" * 32, "AccountSid": "AC" + "0" * 32, "From": "+15005550006",
         "To": "+14155550100", "Direction": "inbound", "CallStatus": "ringing"}

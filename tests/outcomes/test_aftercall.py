@@ -9,12 +9,14 @@ import jsonschema
 import openai
 import pytest
 
+from cb.contracts.webhook_payload import WebhookPayload
+from cb.contracts.webhook_signature import verify_signature
 from cb.plugins.scripted.script import parse
 from cb.plugins.scripted.server import ScriptedLLMServer
-from cb.runner import outcomes
+from cb.runner.postcall import outcomes
 from cb.runner.postcall.after_hangup import AfterCall
 from cb.runner.tools import ToolCallRecord
-from cb.runner.webhooks import Outbox, WebhookPayload, verify_signature
+from cb.runner.webhooks import Outbox
 from cb.runner.webhooks.worker import Worker
 
 from .test_returns import GOOD, SCHEMA
@@ -153,8 +155,8 @@ def test_call_started_stays_off_the_calls_event_loop(tmp_path):
 
 
 def test_installing_twice_leaves_one_post_call_pipeline(tmp_path):
-    from cb.runner.postcall.after_hangup import install
     from cb.runner.calls import hooks
+    from cb.runner.postcall.after_hangup import install
 
     before = (list(hooks.CALL_ENDED), list(hooks.CALL_OBSERVERS))
     try:

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import json
 
-from cb.runner import outcomes
+from cb.contracts.webhook_payload import WebhookPayload
+from cb.runner.postcall import outcomes
 from cb.runner.calls.records import CallRecord, open_records
-from cb.runner.webhooks import Outbox, WebhookPayload
+from cb.runner.webhooks import Outbox
 from cb.runner.webhooks.outbox import connect
 
 from .test_cli_webhooks import cb

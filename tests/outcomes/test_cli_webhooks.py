@@ -4,7 +4,8 @@ import json
 import subprocess
 import sys
 
-from cb.runner.webhooks import Outbox, WebhookPayload
+from cb.contracts.webhook_payload import WebhookPayload
+from cb.runner.webhooks import Outbox
 
 
 def cb(*args: str, cwd=None) -> subprocess.CompletedProcess:

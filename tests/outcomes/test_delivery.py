@@ -11,7 +11,9 @@ import time
 
 import jsonschema
 
-from cb.runner.webhooks import Outbox, ToolCallSummary, WebhookPayload, verify_signature
+from cb.contracts.webhook_payload import ToolCallSummary, WebhookPayload
+from cb.contracts.webhook_signature import verify_signature
+from cb.runner.webhooks import Outbox
 from cb.runner.webhooks.worker import Worker
 
 SECRET = "whsec_test_only"

@@ -6,7 +6,7 @@ import re
 import time
 from pathlib import Path
 
-from cb.runner.webhooks import sign
+from cb.contracts.webhook_signature import sign
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
 

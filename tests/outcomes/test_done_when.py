@@ -15,15 +15,15 @@ import httpx
 import numpy as np
 import pytest
 
+from cb.contracts.webhook_signature import verify_signature
 from cb.plugins.scripted.script import parse
 from cb.plugins.scripted.server import ScriptedLLMServer
-from cb.runner.webhooks import verify_signature
 
 pytest.importorskip("faster_whisper", reason="the local stack: pip install 'cb[local]'")
 pytest.importorskip("piper", reason="the local stack: pip install 'cb[local]'")
 
+from cb.contracts.voice_webhook_auth import local_token  # noqa: E402
 from cb.plugins.local.caller import Line, SimulatedCaller  # noqa: E402
-from cb.runner.calls.signing import local_token  # noqa: E402
 from tests.e2e.harness import start_runner  # noqa: E402
 
 pytestmark = pytest.mark.slow

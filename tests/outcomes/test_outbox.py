@@ -4,7 +4,8 @@ import random
 
 import pytest
 
-from cb.runner.webhooks import Outbox, WebhookPayload, enqueue
+from cb.contracts.webhook_payload import WebhookPayload
+from cb.runner.webhooks import Outbox, enqueue
 from cb.runner.webhooks.outbox import backoff_delay, connect
 
 

@@ -42,7 +42,9 @@ def test_media_needs_the_token_and_serves_only_a_calls_own_files(tmp_path):
 def test_a_runner_killed_with_sigkill_mid_delivery_delivers_after_restart(tmp_path, receiver):
     import signal
 
-    from cb.runner.webhooks import Outbox, WebhookPayload, verify_signature
+    from cb.contracts.webhook_payload import WebhookPayload
+    from cb.contracts.webhook_signature import verify_signature
+    from cb.runner.webhooks import Outbox
 
     hook = receiver(["stall", 200])
     project = tmp_path / "p"

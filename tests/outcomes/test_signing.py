@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from cb.runner.webhooks import SignatureError, sign, verify_signature
+from cb.contracts.webhook_signature import SignatureError, sign, verify_signature
 
 BODY = b'{"call_id":"call_1","status":"completed"}'
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from cb.cli import cli
-from cb.runner.calls.signing import local_token
+from cb.contracts.voice_webhook_auth import local_token
 
 from ..e2e.harness import free_port
 

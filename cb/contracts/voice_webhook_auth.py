@@ -1,4 +1,8 @@
-"""Which secrets may sign a voice webhook.
+"""Who may sign a voice webhook (``X-Twilio-Signature`` on the calls cb receives).
+
+Checked by the runner's call routes (``signed_by``); produced by Twilio itself, or by a local
+caller (``cb call --local``, bench/, tests) that signs with ``sign`` and ``local_token``.
+Not to be confused with the signature on webhooks cb *sends* (``webhook_signature``).
 
 Real Twilio signs with the account's auth token (TWILIO_AUTH_TOKEN on the runner). Local calls
 (``cb call --local``, tests) sign with a per-state-folder token the runner creates on first start,

@@ -1,5 +1,9 @@
 """The webhook body: what the CallingBox article promises, plus where the call came from.
 
+Produced by the runner's post-call work (it builds one per delivery and queues its ``body()`` in
+the outbox); consumed by the receivers the agents' webhooks point at, by `cb calls` / `cb webhooks`
+and by tests. ``schemas/webhook-payload.json`` is generated from it.
+
 The article's payload is ``call_id, duration_sec, status, returns, tool_calls, recording_url,
 transcript_url``; cb adds the event name, the agent's address and the revision hash the call was
 pinned to (so a receiver can tell which prompt produced a result) and an honest ``returns_error``

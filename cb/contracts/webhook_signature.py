@@ -1,4 +1,8 @@
-"""HMAC-SHA256 webhook signatures: ``CB-Signature: t=<unix seconds>,v1=<hex>``.
+"""HMAC-SHA256 signatures on the webhooks cb sends: ``CB-Signature: t=<unix seconds>,v1=<hex>``.
+
+Produced by the runner's webhook delivery (signed with the hook's secret); consumed by receivers
+(``verify_signature``, docs/webhooks.md) and tests. Not to be confused with the signature on
+webhooks cb *receives* from the carrier (``voice_webhook_auth``).
 
 The signed message is ``f"{t}.{body}"`` so a receiver can reject an old delivery replayed by
 someone who captured it (the timestamp is covered by the MAC and checked against a window).
