@@ -15,9 +15,11 @@ import jsonschema
 import jsonschema_rs
 from jsonschema.exceptions import SchemaError
 
+from cb.secrets import mentions_reference
+
 from .diagnostics import Diagnostic
 from .fielderrors import did_you_mean
-from .models import BUILTIN_TOOLS, ENV_REF, ProjectFile
+from .models import BUILTIN_TOOLS, ProjectFile
 from .templates import BUILTIN_VARIABLES, TemplateProblem, variables
 
 if TYPE_CHECKING:
@@ -147,8 +149,10 @@ def templates(agents: Iterable["Resource"]) -> Iterator[Diagnostic]:
             try:
                 used = variables(source)
             except TemplateProblem as p:
-                yield _diag(a, path, "CB401", f"{field}: template error: {p.message}",
-                            "Jinja2 syntax: {{ variable }}, {% if … %}…{% endif %}", offset=offset + p.lineno - 1 if offset else 0)
+                what = "template error" if p.code == "CB401" else "unsafe template"
+                yield _diag(a, path, p.code, f"{field}: {what}: {p.message}",
+                            p.hint or "Jinja2 syntax: {{ variable }}, {% if … %}…{% endif %}",
+                            offset=offset + p.lineno - 1 if offset else 0)
                 continue
             for name, lineno in used:
                 if name not in declared:
@@ -174,7 +178,7 @@ def inline_secrets(resources: list["Resource"]) -> Iterator[Diagnostic]:
     for r in resources:
         if r.kind == "Tool":
             for header, value in (_at(r, "http", "headers", kind=dict) or {}).items():
-                if SENSITIVE_HEADER.search(str(header)) and isinstance(value, str) and not ENV_REF.search(value):
+                if SENSITIVE_HEADER.search(str(header)) and isinstance(value, str) and not mentions_reference(value):
                     yield _diag(r, ("spec", "http", "headers", header), "CB601",
                                 f"header {header!r} carries a secret written inline",
                                 f"reference it instead, e.g. {header}: \"Bearer ${{env:{_env_name(r.name, header)}}}\"")

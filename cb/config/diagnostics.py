@@ -28,6 +28,7 @@ CODES = {
     "CB302": "duplicate-name",
     "CB401": "template-syntax",
     "CB402": "undeclared-variable",
+    "CB403": "unsafe-template",
     "CB501": "invalid-phone-number",
     "CB601": "inline-secret",
     "CB701": "project-file",
