@@ -318,7 +318,11 @@ class ProjectFile(Strict):
     apiVersion: Literal["cb/v1"]
     kind: Literal["Project"]
     name: Name
-    paths: list[str] = Field(default_factory=lambda: ["agents"])
+    paths: list[str] = Field(default_factory=lambda: ["agents"],
+                             description="Folders or files of config, relative to this file.")
+    allow_outside_paths: bool = Field(
+        False, description="Let `paths`, and symlinks in them, reach outside the folder of cb.yaml (e.g. a "
+        "shared fleet checked out beside the project). Off: config stays inside the project.")
     defaults: ProjectDefaults = Field(default_factory=ProjectDefaults)
     runner: RunnerSettings = Field(default_factory=RunnerSettings)
     moved: list[Moved] = Field(default_factory=list, description="Renames: plan moves, not replaces.")

@@ -79,17 +79,42 @@ def _display(path: FsPath, cwd: FsPath) -> str:
         return str(path)
 
 
+def _inside(path: FsPath, folder: FsPath) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _leaves(file: FsPath, cwd: FsPath, diags: list[Diagnostic]) -> bool:
+    """True (and a diagnostic) when ``file`` is a symlink out of its project's folder."""
+    if not file.is_symlink():
+        return False
+    boundary = find_root(file.parent.resolve())
+    if boundary is None or _inside(file.resolve(), boundary):
+        return False
+    settings = _load_settings(boundary, cwd, [])
+    if settings.allow_outside_paths:
+        return False
+    diags.append(Diagnostic(_display(file, cwd), 1, 1, "CB702", "",
+                            f"symlink leads outside the project, to {file.resolve()}",
+                            "copy the file into the project, or set `allow_outside_paths: true` in cb.yaml"))
+    return True
+
+
 def discover(paths: list[FsPath], cwd: FsPath, diags: list[Diagnostic]) -> list[FsPath]:
-    """Every YAML file under ``paths`` (files as given, folders recursively, hidden ones skipped)."""
+    """Every YAML file under ``paths`` (files as given, folders recursively, hidden ones skipped).
+
+    Symlinked folders are not followed; a symlinked file found in a folder must stay inside its
+    project (see ``allow_outside_paths``). What is not a regular file is refused when read.
+    """
     found: list[FsPath] = []
     for path in paths:
-        if path.is_file():
-            found.append(path)
-        elif path.is_dir():
+        if path.is_dir():
             for folder, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 found += [FsPath(folder) / f for f in sorted(files)
-                          if f.endswith(YAML_SUFFIXES) and f != PROJECT_FILE]
+                          if f.endswith(YAML_SUFFIXES) and f != PROJECT_FILE
+                          and not _leaves(FsPath(folder) / f, cwd, diags)]
+        elif path.exists():
+            found.append(path)  # named on purpose; read_text refuses it if it is not a regular file
         else:
             diags.append(Diagnostic(_display(path, cwd), 1, 1, "CB702", "", f"no such file or folder: {path}",
                                     "check the path, or run cb from the project's folder"))
@@ -113,12 +138,23 @@ def _load_settings(root: FsPath | None, cwd: FsPath, diags: list[Diagnostic]) ->
                                 "see examples/*/cb.yaml"))
         return default
     try:
-        return ProjectFile.model_validate(docs[0].data)
+        settings = ProjectFile.model_validate(docs[0].data)
     except ValidationError as exc:
         for code, p, message, hint, at_key in convert(ProjectFile, docs[0], exc):
             line, col = docs[0].mark(p, prefer_key=at_key)
             diags.append(Diagnostic(shown, line, col, code, "project", message, hint))
         return default
+    if settings.allow_outside_paths:
+        return settings
+    inside = []
+    for i, entry in enumerate(settings.paths):
+        if _inside((root / entry).resolve(), root.resolve()):
+            inside.append(entry)
+            continue
+        line, col = docs[0].mark(("paths", i))
+        diags.append(Diagnostic(shown, line, col, "CB701", "project", f"paths: {entry!r} leads outside the project folder",
+                                "keep config inside the folder of cb.yaml, or set `allow_outside_paths: true`"))
+    return settings.model_copy(update={"paths": inside})
 
 
 def _resource(doc: Document, shown: str, diags: list[Diagnostic]) -> Resource | None:

@@ -227,20 +227,42 @@ def load_documents(text: str) -> list[Document]:
 
 
 def read_text(path: str) -> str:
-    """Read a config file as UTF-8 text, refusing huge or binary files with a YamlProblem."""
-    import os
+    """Read a config file as UTF-8 text, refusing huge, binary or non-regular files with a YamlProblem.
 
-    size = os.path.getsize(path)
-    if size > MAX_FILE_BYTES:
-        raise YamlProblem(
-            "CB004",
-            f"file is {size / 1048576:.1f} MiB; the limit is {MAX_FILE_BYTES // 1048576} MiB",
-            1,
-            1,
-            "split the fleet into several files, or move data (e.g. do-not-call lists) out of YAML",
-        )
-    with open(path, "rb") as fh:
-        raw = fh.read()
+    Only a regular file is opened (a device, FIFO or socket is refused from its ``stat``, and again
+    from the open descriptor, opened non-blocking), and never more than ``MAX_FILE_BYTES`` is read.
+    """
+    import os
+    import stat
+
+    def refuse_kind(mode: int) -> None:
+        if not stat.S_ISREG(mode):
+            kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+                    else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                    else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+            raise YamlProblem("CB702", f"refusing to read {kind}: config files must be regular files", 1, 1,
+                              "remove it from the config folder (or the link that points at it)")
+
+    def refuse_size(size: int) -> None:
+        if size > MAX_FILE_BYTES:
+            raise YamlProblem(
+                "CB004",
+                f"file is {size / 1048576:.1f} MiB; the limit is {MAX_FILE_BYTES // 1048576} MiB",
+                1,
+                1,
+                "split the fleet into several files, or move data (e.g. do-not-call lists) out of YAML",
+            )
+
+    before = os.stat(path)
+    refuse_kind(before.st_mode)
+    refuse_size(before.st_size)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    with os.fdopen(fd, "rb") as fh:
+        now = os.fstat(fd)
+        refuse_kind(now.st_mode)  # swapped between stat and open
+        refuse_size(now.st_size)
+        raw = fh.read(MAX_FILE_BYTES + 1)
+    refuse_size(len(raw))
     if b"\x00" in raw[:8192]:
         raise YamlProblem("CB001", "this is a binary file, not YAML", 1, 1,
                           "only UTF-8 text files with .yaml or .yml belong in the config directory")
