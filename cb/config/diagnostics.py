@@ -48,12 +48,25 @@ class Diagnostic:
     severity: str = "error"
 
     def render(self) -> str:
-        where = f"{self.file}:{self.line}:{self.column}"
-        subject = f" {self.address}:" if self.address else ""
-        text = f"{where}: {self.severity}[{self.code}]{subject} {self.message}"
+        where = f"{printable(self.file)}:{self.line}:{self.column}"
+        subject = f" {printable(self.address)}:" if self.address else ""
+        text = f"{where}: {self.severity}[{self.code}]{subject} {printable(self.message)}"
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  hint: {printable(self.hint)}"
         return text
+
+
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """``text`` on one line, as the terminal will show it: control characters (newline, escape,
+    carriage return) and format characters such as bidi overrides escaped, so a name from the YAML
+    cannot forge a line or recolour the output."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _NAMED.get(c) or (f"\\x{ord(c):02x}" if ord(c) <= 0xFF else f"\\u{ord(c):04x}")
+                   for c in text)
 
 
 def render_text(diags: Iterable[Diagnostic], files: int, resources: int) -> str:
