@@ -72,12 +72,21 @@ def printable(text: str) -> str:
 def render_text(diags: Iterable[Diagnostic], files: int, resources: int) -> str:
     diags = sorted(diags)
     lines = [d.render() for d in diags]
-    errors = sum(1 for d in diags if d.severity == "error")
+    errors = [d for d in diags if d.severity == "error"]
     if errors:
-        lines.append(f"\n{errors} error{'s' if errors != 1 else ''} in {files} file{'s' if files != 1 else ''}.")
+        bad = len({d.file for d in errors})
+        summary = f"\n{_count(len(errors), 'error')} in {_count(bad, 'file')}."
+        if files > bad:
+            summary += f" {_count(files, 'file')} checked."
+        lines.append(summary)
     else:
-        lines.append(f"OK: {resources} resource{'s' if resources != 1 else ''} in {files} file{'s' if files != 1 else ''} are valid.")
+        verb = "is" if resources == 1 else "are"
+        lines.append(f"OK: {_count(resources, 'resource')} in {_count(files, 'file')} {verb} valid.")
     return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def render_json(diags: Iterable[Diagnostic], files: int, resources: int) -> str:

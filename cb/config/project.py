@@ -225,6 +225,53 @@ def _build(root: FsPath | None, files: list[FsPath], here: FsPath, diags: list[D
     return project
 
 
+def _configured(root: FsPath | None, here: FsPath, diags: list[Diagnostic]) -> list[FsPath]:
+    """The config folders cb.yaml names (agents/ without one); a missing one is named where it is
+    declared, and a broken cb.yaml is reported as such, not as a missing folder."""
+    if root is None:
+        if (here / "agents").exists():
+            return [here / "agents"]
+        diags.append(Diagnostic(".", 1, 1, "CB702", "", "no cb.yaml in this folder or any folder above it, and no agents/ folder",
+                                "run cb from your project's folder, pass the folder that holds your .yaml files "
+                                "(cb validate path/to/agents), or create cb.yaml: see examples/*/cb.yaml"))
+        return []
+    problems: list[Diagnostic] = []
+    settings = _load_settings(root, here, problems)
+    diags += problems
+    if any(d.severity == "error" for d in problems):
+        return []  # cb.yaml is broken: its own errors say so; guessing its paths would only add noise
+    shown = _display(root / PROJECT_FILE, here)
+    found = []
+    for i, entry in enumerate(settings.paths):
+        if (root / entry).exists():
+            found.append(root / entry)
+        else:
+            line, col = _mark(root, ("paths", i)) if "paths" in _raw_keys(root) else (1, 1)
+            diags.append(Diagnostic(shown, line, col, "CB702", "project",
+                                    f"paths: {entry!r} does not exist" + ("" if "paths" in _raw_keys(root)
+                                                                          else " (the default when cb.yaml names no paths)"),
+                                    f"create {entry}/ next to cb.yaml, or list the folders of your .yaml files under `paths:`"))
+    return found
+
+
+def _raw(root: FsPath) -> Document | None:
+    try:
+        docs = load_documents(read_text(str(root / PROJECT_FILE)))
+    except (YamlProblem, OSError):
+        return None
+    return docs[0] if len(docs) == 1 and isinstance(docs[0].data, dict) else None
+
+
+def _raw_keys(root: FsPath) -> set[str]:
+    doc = _raw(root)
+    return set(doc.data) if doc else set()
+
+
+def _mark(root: FsPath, path: Path) -> tuple[int, int]:
+    doc = _raw(root)
+    return doc.mark(path) if doc else (1, 1)
+
+
 def load_project(paths: list[str] | None = None, cwd: str | os.PathLike | None = None) -> tuple[Project, list[Diagnostic]]:
     """Load and validate one project: the given config ``paths``, or those its cb.yaml names.
 
@@ -239,12 +286,11 @@ def load_project(paths: list[str] | None = None, cwd: str | os.PathLike | None =
         targets = [here / p for p in paths]
         project = _build(root, discover(targets, here, diags), here, diags)
     else:
-        settings = _load_settings(root, here, [])
-        base = root or here
-        project = _build(root, discover([base / p for p in settings.paths], here, diags), here, diags)
+        project = _build(root, discover(_configured(root, here, diags), here, diags), here, diags)
     if not project.files and not diags:
         diags.append(Diagnostic(".", 1, 1, "CB702", "", "no YAML files found",
-                                "pass the folder that holds your .yaml files, e.g. cb validate agents"))
+                                f"put .yaml files in {', '.join(project.settings.paths)}/, or pass the folder that holds "
+                                "them, e.g. cb validate agents"))
     return project, sorted(set(diags))
 
 
