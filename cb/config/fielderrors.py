@@ -106,6 +106,15 @@ def _describe(value: Any) -> str:
     return f"{kind} {text if len(text) < 40 else text[:37] + '...'}"
 
 
+def _quote_hint(value: Any) -> str:
+    """YAML reads +14155550101 as the integer 14155550101 and yes as true: say to quote it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "put the value in quotes to keep it text" if isinstance(value, bool) else ""
+    if isinstance(value, int) and value >= 10**6:
+        return f'YAML read the number {value}; quote phone numbers to keep the +, e.g. "+{value}"'
+    return f'put the value in quotes to keep it text, e.g. "{value}"'
+
+
 def convert(model: type[BaseModel], doc: Document, error: ValidationError) -> list[tuple[str, Path, str, str, bool]]:
     """(code, path, message, hint, point_at_key) for each error, most useful first."""
     out = []
@@ -156,7 +165,8 @@ def convert(model: type[BaseModel], doc: Document, error: ValidationError) -> li
             wanted = {"model": "mapping", "dict": "mapping", "int": "integer", "float": "number",
                       "bool": "boolean", "string": "string", "list": "list"}.get(wanted, wanted)
             article = "an" if wanted[0] in "aeiou" else "a"
-            item = ("CB102", path, f"{_dotted(path)}: expected {article} {wanted}, got {_describe(value)}", "", False)
+            item = ("CB102", path, f"{_dotted(path)}: expected {article} {wanted}, got {_describe(value)}",
+                    _quote_hint(value) if wanted == "string" else "", False)
         else:
             item = ("CB102", path, f"{_dotted(path)}: {err['msg']}", "", False)
         if (item[0], path) not in seen:

@@ -210,6 +210,10 @@ def load_documents(text: str) -> list[Document]:
                 value, weight = anchors[event.anchor]
                 attach(value, event.start_mark, weight=weight)
     except yaml.MarkedYAMLError as exc:
+        if exc.context and "quoted scalar" in exc.context and exc.context_mark is not None:
+            line, col = _pos(exc.context_mark)  # the end of the file is not where the mistake is
+            raise YamlProblem("CB001", "YAML syntax: this quote is never closed", line, col,
+                              "close the quote on this line, or use a block scalar (|) for text with quotes") from None
         mark = exc.problem_mark or exc.context_mark
         line, col = _pos(mark) if mark else (1, 1)
         problem = exc.problem or str(exc)
