@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .models import E164_PATTERN, NAME_PATTERN, SECRET_REF_PATTERN
+from .models import ADDRESS_PATTERN, E164_PATTERN, NAME_PATTERN, SECRET_REF_PATTERN
 from .yamlsafe import Document, Path
 
 
@@ -26,6 +26,8 @@ PATTERN_HINTS = {
     r"^([01][0-9]|2[0-3]):[0-5][0-9]$": ("a 24-hour time", "write times as HH:MM, from 00:00 to 23:59"),
     r"^https?://[^\s]+$": ("an http(s) URL", "write a full URL such as https://example.com/hooks/calls"),
     r"^[A-Za-z_][A-Za-z0-9_]*$": ("a valid variable name", "use letters, digits and _, not starting with a digit"),
+    ADDRESS_PATTERN: ("an address", "write kind.name, e.g. agent.front-desk (kinds: agent, tool, number, "
+                                    "compliance_policy, return_schema)"),
 }
 
 

@@ -307,9 +307,19 @@ class ProjectDefaults(Strict):
     profile: Literal["local", "cloud"] = Field("local", description="Pipeline profile for agents.")
 
 
+ADDRESS_PATTERN = r"^(agent|tool|number|compliance_policy|return_schema)\.[a-z0-9][a-z0-9_-]{0,62}$"
+Address = Annotated[str, StringConstraints(pattern=ADDRESS_PATTERN)]
+
+
 class Moved(Strict):
-    from_: str = Field(alias="from", description="Old address, e.g. agent.reception.")
-    to: str = Field(description="New address, e.g. agent.front-desk.")
+    from_: Address = Field(alias="from", description="Old address, e.g. agent.reception.")
+    to: Address = Field(description="New address, e.g. agent.front-desk; must be declared in the project.")
+
+    @model_validator(mode="after")
+    def _same_kind(self) -> "Moved":
+        if self.from_.split(".")[0] != self.to.split(".")[0]:
+            raise ValueError(f"a move keeps the kind: {self.from_} cannot become {self.to}")
+        return self
 
 
 class ProjectFile(Strict):

@@ -254,6 +254,23 @@ def _configured(root: FsPath | None, here: FsPath, diags: list[Diagnostic]) -> l
     return found
 
 
+def _check_moved(project: Project, here: FsPath, diags: list[Diagnostic]) -> None:
+    """Each ``moved`` entry names a resource the project declares, under its new name only."""
+    shown = _display(project.root / PROJECT_FILE, here)
+    for i, move in enumerate(project.settings.moved):
+        if move.to not in project.resources:
+            guess = did_you_mean(move.to, project.resources)
+            line, col = _mark(project.root, ("moved", i, "to"))
+            diags.append(Diagnostic(shown, line, col, "CB301", "project", f"moved.{i}.to: no resource {move.to} in the project",
+                                    f"did you mean '{guess}'?" if guess else
+                                    "`to` is the new address of a declared resource; remove the entry once applied"))
+        if move.from_ in project.resources:
+            line, col = _mark(project.root, ("moved", i, "from"))
+            diags.append(Diagnostic(shown, line, col, "CB701", "project",
+                                    f"moved.{i}.from: {move.from_} is still declared, so it is not moved",
+                                    f"rename the resource to {move.to.split('.', 1)[1]!r}, or remove this entry"))
+
+
 def _raw(root: FsPath) -> Document | None:
     try:
         docs = load_documents(read_text(str(root / PROJECT_FILE)))
@@ -287,6 +304,8 @@ def load_project(paths: list[str] | None = None, cwd: str | os.PathLike | None =
         project = _build(root, discover(targets, here, diags), here, diags)
     else:
         project = _build(root, discover(_configured(root, here, diags), here, diags), here, diags)
+        if root is not None:
+            _check_moved(project, here, diags)
     if not project.files and not diags:
         diags.append(Diagnostic(".", 1, 1, "CB702", "", "no YAML files found",
                                 f"put .yaml files in {', '.join(project.settings.paths)}/, or pass the folder that holds "
