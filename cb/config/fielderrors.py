@@ -10,7 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .models import ADDRESS_PATTERN, E164_PATTERN, NAME_PATTERN, SECRET_REF_PATTERN
+from cb.secrets import REF_PATTERN
+
+from .models import ADDRESS_PATTERN, E164_PATTERN, NAME_PATTERN
 from .yamlsafe import Document, Path
 
 
@@ -141,7 +143,7 @@ def convert(model: type[BaseModel], doc: Document, error: ValidationError) -> li
             if pattern == E164_PATTERN:
                 item = ("CB501", path, f"{_dotted(path)}: {value!r} is not an E.164 phone number",
                         "write it as + then country code and number, digits only, e.g. +14155550100", False)
-            elif pattern == SECRET_REF_PATTERN:
+            elif pattern == REF_PATTERN:
                 item = ("CB601", path, f"{_dotted(path)}: a secret is written inline",
                         "reference it instead: ${env:NAME}, and set NAME in the runner's environment", False)
             elif pattern == NAME_PATTERN:

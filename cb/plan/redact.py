@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from cb.secrets import mentions_reference
+
 SENSITIVE_KEY = re.compile(r"(?i)(authorization|api[-_]?key|token|secret|password|passwd|cookie|signature|credential)")
-ENV_REF = re.compile(r"\$\{env:[A-Za-z_][A-Za-z0-9_]*\}")
 HIDDEN = "(sensitive value hidden)"
 
 
@@ -20,7 +21,7 @@ def sensitive_path(path: str) -> bool:
 
 
 def hide(value: Any) -> Any:
-    if isinstance(value, str) and ENV_REF.search(value):
+    if mentions_reference(value):
         return value
     if value is None or value == "":
         return value

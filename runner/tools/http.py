@@ -16,13 +16,10 @@ from typing import Any, Mapping
 
 import httpx
 
-from cb.config.models import ENV_REF, HttpRun
+from cb.config.models import HttpRun
+from cb.secrets import UnsetVariable, substitute
 
 MAX_RESULT_CHARS = 4000
-
-
-class MissingSecret(Exception):
-    pass
 
 
 @dataclass
@@ -33,18 +30,6 @@ class HttpOutcome:
     attempts: int
     result: Any = None
     error: str | None = None
-
-
-def resolve(text: str, env: Mapping[str, str], used: list[str] | None = None) -> str:
-    """``${env:NAME}`` replaced by its value; each value used is added to ``used``."""
-    def value(m) -> str:
-        name = m.group(1)
-        if name not in env:
-            raise MissingSecret(f"environment variable {name} is not set in the runner's environment")
-        if used is not None and env[name]:
-            used.append(env[name])
-        return env[name]
-    return ENV_REF.sub(value, text)
 
 
 def _scrub(message: str, secrets: list[str]) -> str:
@@ -69,9 +54,9 @@ async def call(client: httpx.AsyncClient, run: HttpRun, args: dict[str, Any],
                env: Mapping[str, str] = os.environ) -> HttpOutcome:
     secrets: list[str] = []
     try:
-        url = resolve(run.url, env, secrets)
-        headers = {k: resolve(v, env, secrets) for k, v in run.headers.items()}
-    except MissingSecret as exc:
+        url = substitute(run.url, env, secrets)
+        headers = {k: substitute(v, env, secrets) for k, v in run.headers.items()}
+    except UnsetVariable as exc:
         return HttpOutcome(False, "error", None, 0, error=str(exc))
     request: dict[str, Any] = {"headers": headers}
     if run.method in ("GET", "DELETE"):

@@ -16,7 +16,7 @@ from typing import Mapping
 import httpx
 
 from cb import __version__
-from cb.config.models import ENV_REF
+from cb import secrets
 from cb.contracts.webhook_signature import HEADER, sign
 
 from .outbox import OutboxRow
@@ -39,14 +39,13 @@ class SecretUnavailable(Exception):
 def resolve_secret(ref: str | None, env: Mapping[str, str]) -> str | None:
     if ref is None:
         return None
-    m = ENV_REF.fullmatch(ref)
-    if not m:
-        raise SecretUnavailable(f"webhook secret {ref!r} is not a ${{env:NAME}} reference")
-    value = env.get(m.group(1))
-    if not value:
-        raise SecretUnavailable(f"environment variable {m.group(1)} (the webhook secret) is not set "
-                                "in the runner's environment; set it and run `cb webhooks replay`")
-    return value
+    try:
+        return secrets.resolve(ref, env)
+    except secrets.NotAReference:
+        raise SecretUnavailable(f"webhook secret {ref!r} is not a ${{env:NAME}} reference") from None
+    except secrets.UnsetVariable as exc:
+        raise SecretUnavailable(f"environment variable {exc.name} (the webhook secret) is not set "
+                                "in the runner's environment; set it and run `cb webhooks replay`") from None
 
 
 def headers_for(row: OutboxRow, secret: str | None, timestamp: int | None = None) -> dict[str, str]:
