@@ -56,3 +56,15 @@ def test_the_any_resource_schema_rejects_what_the_models_reject():
     assert any("voise" in e.message for e in validator.iter_errors(bad))
     number = {"apiVersion": "cb/v1", "kind": "Number", "metadata": {"name": "n"}, "spec": {"number": "555"}}
     assert list(validator.iter_errors(number))
+
+
+@pytest.mark.parametrize("runs", [{}, {"http": {"url": "https://x.test/a"}, "builtin": {"name": "end_call"}},
+                                  {"http": None, "builtin": None}])
+def test_the_tool_schema_says_a_tool_runs_exactly_one_way(runs):
+    tool = {"apiVersion": "cb/v1", "kind": "Tool", "metadata": {"name": "t"}, "spec": {"description": "d", **runs}}
+    for name in ("tool.json", "cb.json"):
+        validator = jsonschema.Draft202012Validator(json.loads((SCHEMAS / name).read_text()))
+        assert list(validator.iter_errors(tool)), name
+    for one in ({"http": {"url": "https://x.test/a"}}, {"builtin": {"name": "end_call"}}):
+        ok = {**tool, "spec": {"description": "d", **one}}
+        assert not list(jsonschema.Draft202012Validator(json.loads((SCHEMAS / "tool.json").read_text())).iter_errors(ok))
