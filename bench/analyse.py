@@ -14,7 +14,9 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .caller import FRAME_SECS, Trace
+from cb.plugins.local.twilio_peer import FRAME_SECS
+
+from .caller import Trace
 from .voice import ULAW_SILENCE
 
 SILENCE_PCM = audioop.ulaw2lin(ULAW_SILENCE, 2)
