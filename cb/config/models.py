@@ -7,23 +7,22 @@ document (references, duplicate names, templates) live in ``cb.config.checks``.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, model_validator
+
+from cb.secrets import REF_PATTERN
 
 API_VERSION = "cb/v1"
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
-SECRET_REF_PATTERN = r"^\$\{env:[A-Za-z_][A-Za-z0-9_]*\}$"
-ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 E164 = Annotated[str, StringConstraints(pattern=E164_PATTERN)]
 SecretRef = Annotated[
     str,
-    StringConstraints(pattern=SECRET_REF_PATTERN),
+    StringConstraints(pattern=REF_PATTERN),
     Field(description="A secret, always by reference: ${env:NAME}. Never the value itself."),
 ]
 Clock = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
