@@ -32,7 +32,7 @@ def vad_replay(trace: Trace, start_secs: float, stop_secs: float) -> list[VadEve
     """The VAD's start/stop decisions on exactly what the runner was sent, as VADController emits them."""
     from pipecat.audio.vad.vad_analyzer import VADState
 
-    from cb.plugins.local.vad import vad_analyzer
+    from cb.providers.pipeline import vad_analyzer
 
     analyzer = vad_analyzer(start_secs=start_secs, stop_secs=stop_secs)
     analyzer.set_sample_rate(8000)

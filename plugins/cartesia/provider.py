@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cb.runner.calls.providers import CallAudio, PartSpec, ProviderUnavailable, require, secret
+from cb.providers import CallAudio, PartSpec, ProviderUnavailable, require, secret
 
 
 class CartesiaProvider:

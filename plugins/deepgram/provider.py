@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cb.runner.calls.providers import CallAudio, PartSpec, require, secret
+from cb.providers import CallAudio, PartSpec, require, secret
 
 
 class DeepgramProvider:

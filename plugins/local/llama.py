@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from cb.runner.calls.providers import CallAudio, PartSpec, ProviderUnavailable, require
+from cb.providers import CallAudio, PartSpec, ProviderUnavailable, require
 
 _servers: dict[str, "LlamaServer"] = {}
 _lock = threading.Lock()

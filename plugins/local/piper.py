@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from cb.runner.calls.providers import CallAudio, PartSpec, ProviderUnavailable, require
+from cb.providers import CallAudio, PartSpec, ProviderUnavailable, require
 
 _voices: dict[str, Any] = {}
 _lock = threading.Lock()

@@ -1,4 +1,4 @@
-"""Silero VAD with one ONNX session shared by all calls.
+"""Silero VAD with one ONNX session shared by all calls: the ``silero`` provider of kind ``vad``.
 
 pipecat's SileroVADAnalyzer loads its own ONNX session per call, blocking the event loop
 ~20 ms each time (DESIGN.md). The model's recurrent state is per stream, but the session is
@@ -14,6 +14,8 @@ from typing import Callable
 
 from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams, VADState
+
+from cb.providers import CallAudio, PartSpec
 
 _lock = threading.Lock()
 _session = None
@@ -61,3 +63,16 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
 
 def vad_analyzer(start_secs: float, stop_secs: float) -> SharedSileroVADAnalyzer:
     return SharedSileroVADAnalyzer(params=VADParams(start_secs=start_secs, stop_secs=stop_secs))
+
+
+class SileroProvider:
+    """Options: ``start_secs`` (speech that starts a turn) and ``stop_secs`` (silence that ends it)."""
+
+    name = "silero"
+    kind = "vad"
+
+    def create(self, part: PartSpec, audio: CallAudio) -> SharedSileroVADAnalyzer:
+        return vad_analyzer(float(part.options.get("start_secs", 0.2)), float(part.options.get("stop_secs", 0.2)))
+
+
+provider = SileroProvider()

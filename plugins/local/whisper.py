@@ -6,7 +6,7 @@ import os
 import threading
 from typing import Any
 
-from cb.runner.calls.providers import CallAudio, PartSpec, ProviderUnavailable, require
+from cb.providers import CallAudio, PartSpec, ProviderUnavailable, require
 
 _models: dict[tuple[str, str], Any] = {}
 _lock = threading.Lock()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from cb.runner.calls.providers import CallAudio, PartSpec, ProviderUnavailable, secret
+from cb.providers import CallAudio, PartSpec, ProviderUnavailable, secret
 
 #: (event loop, endpoint, key) -> AsyncOpenAI. pipecat builds a client per call: a new TLS
 #: context (~20 ms of the event loop, bench/README.md) and a new connection pool per call. One per

@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from cb.runner.calls.providers import CallAudio, PartSpec, ProviderUnavailable
+from cb.providers import CallAudio, PartSpec, ProviderUnavailable
 
 from .script import ScriptError, load, parse
 from .server import ScriptedLLMServer

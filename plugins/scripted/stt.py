@@ -20,7 +20,7 @@ import audioop
 import time
 from typing import Any, AsyncGenerator
 
-from cb.runner.calls.providers import CallAudio, PartSpec
+from cb.providers import CallAudio, PartSpec
 
 DEFAULT_TRANSCRIPT = "I would like to book an appointment for tomorrow."
 

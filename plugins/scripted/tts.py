@@ -15,7 +15,7 @@ import asyncio
 import math
 from typing import Any, AsyncGenerator
 
-from cb.runner.calls.providers import CallAudio, PartSpec
+from cb.providers import CallAudio, PartSpec
 
 
 def tone(sample_rate: int, ms: int, hz: float = 220.0, amplitude: int = 3000) -> bytes:

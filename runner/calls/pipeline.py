@@ -39,9 +39,8 @@ from pipecat.turns.user_start import (
 from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy, TurnAnalyzerUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
-from cb.plugins.local.vad import vad_analyzer
+from cb.providers import pipeline as providers
 
-from . import providers
 from .callplan import CallPlan
 from .duck import Duck
 from .observe import CallObserver
@@ -113,7 +112,7 @@ def vad_for(spec: dict[str, Any]):
     turn = pipeline.get("turn") or {}
     interruptions = pipeline.get("interruptions") or {}
     start = max(float(turn.get("vad_start_secs", 0.2)), int(interruptions.get("min_speech_ms", 200)) / 1000)
-    return vad_analyzer(start_secs=start, stop_secs=float(turn.get("vad_stop_secs", 0.2)))
+    return providers.vad_analyzer(start_secs=start, stop_secs=float(turn.get("vad_stop_secs", 0.2)))
 
 
 def duck_for(spec: dict[str, Any], vad: Any) -> Duck | None:

@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from . import providers
+from cb.providers import pipeline as providers
+
 from .callplan import CallPlan, NotRoutable, plan_call
 from .metrics import CallMetrics
 from .records import CallRecord, CallRecords

@@ -14,7 +14,9 @@ from typing import Any
 from pipecat.frames.frames import TTSSpeakFrame
 from pipecat.workers.runner import WorkerRunner
 
-from . import hooks, providers
+from cb.providers import pipeline as providers
+
+from . import hooks
 from .callplan import CallPlan
 from .metrics import CallMetrics
 from .observe import CallObserver

@@ -219,7 +219,7 @@ def agent_llm(default_profile: str) -> LLMFactory:
     made: dict[str, tuple[Any, str]] = {}  # one client per distinct LLM, not one per call
 
     def make(plan: Any) -> tuple[Any, str]:
-        from ..calls import providers
+        from cb.providers import pipeline as providers
 
         part = providers.resolve(plan.spec.get("pipeline") or {}, default_profile)["llm"]
         key = repr((part.provider, part.model, sorted(part.options.items())))

@@ -12,8 +12,8 @@ from pipecat.tests.utils import run_test
 
 from cb.plugins.scripted.script import parse
 from cb.plugins.scripted.server import ScriptedLLMServer
-from cb.runner.calls import providers
-from cb.runner.calls.providers import CallAudio, PartSpec
+from cb.providers import CallAudio, PartSpec
+from cb.providers import pipeline as providers
 
 
 @pytest.fixture

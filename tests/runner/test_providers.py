@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cb.runner.calls import providers
-from cb.runner.calls.providers import PartSpec, ProviderUnavailable
+from cb.providers import PartSpec, ProviderUnavailable
+from cb.providers import pipeline as providers
 
 
 def test_every_builtin_provider_is_registered_through_entry_points():

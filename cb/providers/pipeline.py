@@ -1,22 +1,29 @@
-"""Speech and language providers are plugins: one small interface, found through entry points.
+"""Speech, language and VAD providers are plugins: one small interface, found through entry points.
 
-A provider turns one part of an agent's pipeline (``stt``, ``llm`` or ``tts``) into a pipecat
-service for one call. Built-ins are registered like third-party plugins, in the
-``cb.pipeline_providers`` entry-point group, and each is loaded in its own try so a broken or
-missing optional SDK disables only that provider, with the exact ``pip install`` that fixes it.
+A provider turns one part of a call's pipeline (``stt``, ``llm``, ``tts``, or the ``vad`` every
+call runs ahead of its STT) into a pipecat service for one call. Built-ins are registered like
+third-party plugins, in the ``cb.pipeline_providers`` entry-point group, and each is loaded in its
+own try so a broken or missing optional SDK disables only that provider, with the exact
+``pip install`` that fixes it.
+
+This module is core: it never imports pipecat. ``create`` hands back whatever the plugin's
+factory builds; only the runner and the plugins know it is a pipecat processor.
 """
 
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
 
+from cb import secrets
+
 GROUP = "cb.pipeline_providers"
+#: The parts an agent's pipeline names (``spec.pipeline.stt``, ``.llm``, ``.tts``).
 KINDS = ("stt", "llm", "tts")
+#: The voice activity detector: the runner picks it for every call, the agent does not.
+VAD_KIND, VAD_PROVIDER = "vad", "silero"
 
 #: profile -> kind -> (provider, model). An agent's pipeline.stt/llm/tts override single parts.
 PROFILES: dict[str, dict[str, tuple[str, str | None]]] = {
@@ -55,7 +62,7 @@ class CallAudio:
 @runtime_checkable
 class PipelineProvider(Protocol):
     name: str
-    kind: str  # one of KINDS
+    kind: str  # one of KINDS, or VAD_KIND
 
     def create(self, part: PartSpec, audio: CallAudio) -> Any:
         """A pipecat service (FrameProcessor) for one call; raise ProviderUnavailable if it cannot."""
@@ -75,22 +82,19 @@ def require(module: str, extra: str, *packages: str) -> Any:
         raise ProviderUnavailable(f"{module} is not installed ({exc}); run: {install_hint(extra, *packages)}") from None
 
 
-_ENV = re.compile(r"^\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}$")
-
-
 def secret(options: dict[str, Any], key: str, default_env: str) -> str:
     """A secret option, given as ``${env:NAME}`` (never inline), defaulting to ``default_env``."""
     ref = options.get(key)
     name = default_env
     if isinstance(ref, str):
-        match = _ENV.match(ref)
-        if not match:
+        name = secrets.reference(ref)
+        if name is None:
             raise ProviderUnavailable(f"option {key!r} must be a reference like ${{env:{default_env}}}, not a value")
-        name = match.group(1)
-    value = os.environ.get(name)
-    if not value:
-        raise ProviderUnavailable(f"the environment variable {name} is not set on the runner; export it and restart")
-    return value
+    try:
+        return secrets.read(name)
+    except secrets.UnsetVariable:
+        raise ProviderUnavailable(f"the environment variable {name} is not set on the runner; "
+                                  "export it and restart") from None
 
 
 @lru_cache(maxsize=1)
@@ -136,16 +140,22 @@ def create(kind: str, part: PartSpec, audio: CallAudio) -> Any:
     return provider.create(part, audio)
 
 
-def warm_up(profile: str) -> list[str]:
-    """Build (and drop) each part of a profile once, so its shared models are loaded before a call.
-    Returns what could not be loaded; those parts fail (with the same message) on the calls that use them."""
-    from cb.plugins.local.vad import vad_analyzer
+def vad_analyzer(start_secs: float, stop_secs: float) -> Any:
+    """The VAD of one call: speech must last ``start_secs`` to start a turn, silence ``stop_secs`` to end it."""
+    return create(VAD_KIND, PartSpec(VAD_PROVIDER, options={"start_secs": start_secs, "stop_secs": stop_secs}),
+                  CallAudio())
 
-    vad_analyzer(0.2, 0.2)
+
+def warm_up(profile: str) -> list[str]:
+    """Build (and drop) the VAD and each part of a profile once, so their shared models are loaded
+    before a call. Returns what could not be loaded; those parts fail (with the same message) on
+    the calls that use them."""
+    parts = [(VAD_KIND, PartSpec(VAD_PROVIDER, options={"start_secs": 0.2, "stop_secs": 0.2}))]
+    parts += [(kind, PartSpec(name, model)) for kind, (name, model) in PROFILES.get(profile, {}).items()]
     problems = []
-    for kind, (name, model) in PROFILES.get(profile, {}).items():
+    for kind, part in parts:
         try:
-            create(kind, PartSpec(name, model), CallAudio())
+            create(kind, part, CallAudio())
         except ProviderUnavailable as exc:
-            problems.append(f"{kind} {name}: {exc}")
+            problems.append(f"{kind} {part.provider}: {exc}")
     return problems
