@@ -18,7 +18,9 @@ from .local import LocalNumberProvider
 log = logging.getLogger("cb.providers")
 
 GROUP = "cb.number_providers"
-INSTALL_HINTS = {"twilio": "pip install 'cb[twilio]' (or: pip install twilio)"}
+# twilio is a dependency of cb itself (no extra): when it cannot load, the install is broken.
+INSTALL_HINTS = {"twilio": "the twilio SDK is one of cb's own dependencies: reinstall cb (pip install -e .), "
+                           "or pip install 'twilio>=9,<10'"}
 
 
 def desired_number(content: dict[str, Any], settings: Any) -> DesiredNumber:
