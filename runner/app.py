@@ -20,6 +20,7 @@ from typing import Any, Awaitable, Callable
 
 from fastapi import FastAPI
 
+from cb import colour
 from cb.state import StateStore, open_store
 
 log = logging.getLogger("cb.runner")
@@ -217,4 +218,4 @@ def serve(settings: Settings) -> None:
 
     # CB_LOOP=asyncio|uvloop (default: uvloop when installed) lets a benchmark compare the two.
     run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
-        loop=os.environ.get("CB_LOOP", "auto"))
+        loop=os.environ.get("CB_LOOP", "auto"), use_colors=None if colour.enabled() else False)

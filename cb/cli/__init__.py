@@ -6,7 +6,7 @@ import importlib
 
 import click
 
-from cb import __version__
+from cb import __version__, colour
 
 from .errors import run_guarded
 
@@ -53,6 +53,8 @@ def cli() -> None:
       cb plan                  show what would change on the runner and the providers
       cb apply                 make it so
     """
+    if not colour.enabled():  # NO_COLOR: every echo below strips ANSI, on a terminal too
+        click.get_current_context().color = False
 
 
 def main() -> None:

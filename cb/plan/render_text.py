@@ -1,6 +1,7 @@
 """The plan for a terminal: one line per change, field changes under it, prompts as diffs.
 
-Styled with click; click.echo strips the colour when the output is not a terminal.
+Styled with cb.colour (plain under NO_COLOR); click.echo strips the colour when the output is not a
+terminal.
 """
 
 from __future__ import annotations
@@ -8,8 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import click
-
+from cb import colour as ansi
 from cb.contracts.plan_document import Plan, ResourceChange
 
 from .redact import HIDDEN, hide, sensitive_path
@@ -59,11 +59,11 @@ def change_lines(c: ResourceChange, indent: str = "    ") -> list[str]:
             for line in f.diff.splitlines():
                 colour = "green" if line.startswith("+") and not line.startswith("+++") else \
                     "red" if line.startswith("-") and not line.startswith("---") else None
-                out.append(indent + "  " + click.style(line, fg=colour))
+                out.append(indent + "  " + ansi.style(line, fg=colour))
         elif "create" in c.actions:
             if isinstance(f.after, str) and "\n" in f.after and not sensitive_path(f.path):
                 out.append(f"{indent}{f.path} = |")
-                out += [f"{indent}  " + click.style(line, fg="green") for line in f.after.splitlines()]
+                out += [f"{indent}  " + ansi.style(line, fg="green") for line in f.after.splitlines()]
             else:
                 out.append(f"{indent}{f.path} = {value(shown(f.path, f.after))}")
         else:
@@ -105,13 +105,13 @@ def render_text(plan: Plan, verbose_noop: bool = False) -> str:
         label = " + ".join(c.actions)
         head = f"{sym} {c.address}" + (f" (from {c.moved_from})" if c.moved_from else "")
         if c.skipped:
-            lines.append(click.style(f"! {c.address}", fg="magenta", bold=True) + f"  {label} held back: drift")
+            lines.append(ansi.style(f"! {c.address}", fg="magenta", bold=True) + f"  {label} held back: drift")
         else:
-            lines.append(click.style(head, fg=colour, bold=bool(colour)) + ("" if action == "no-op" else f"  {label}"))
+            lines.append(ansi.style(head, fg=colour, bold=bool(colour)) + ("" if action == "no-op" else f"  {label}"))
         if c.kind == "Number" and c.actions == ["delete"] and c.before:
             lines.append(f"    {release_note(c.before)}")
         if c.drift:
-            lines.append(click.style(f"    drift: {drift_line(c)}", fg="magenta"))
+            lines.append(ansi.style(f"    drift: {drift_line(c)}", fg="magenta"))
         if c.skipped:
             lines.append(f"    {c.skipped}")
         if not c.skipped:
