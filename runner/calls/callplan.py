@@ -3,16 +3,23 @@
 Pure data, no pipecat: which Number answers, which Agent revision, its tools, the rendered
 instructions and greeting. Built once when the call arrives; the call never looks at the store
 again, so a revision applied mid-call cannot touch it.
+
+The agent's spec is validated once per revision into ``cb.config.models.AgentSpec``
+(``agent_settings``) and the call path reads its typed attributes (``CallPlan.settings``), so
+every default lives in the model and nowhere in the runner.
 """
 
 from __future__ import annotations
 
 import copy
+import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
+from cb.config.models import AgentSpec
 from cb.config.templates import render
 from cb.state.types import thaw
 
@@ -31,7 +38,8 @@ class CallPlan:
     agent: str  # agent.front-desk
     agent_revision: str  # content hash of the pinned revision
     state_serial: int
-    spec: dict[str, Any]  # the agent's spec, as applied
+    spec: dict[str, Any]  # the agent's spec, as applied (plain data)
+    settings: AgentSpec  # the same spec, validated: what the call path reads
     tools: dict[str, dict[str, Any]]  # tool name -> applied Tool spec (built-ins without one are absent)
     context: dict[str, Any]
     instructions: str
@@ -57,11 +65,32 @@ def find_number(snapshot: Any, dialled: str) -> tuple[str, dict[str, Any]]:
     raise NotRoutable(f"no Number resource for {dialled}")
 
 
-def context_for(spec: dict[str, Any], given: Mapping[str, Any], call: dict[str, Any], started: str) -> dict[str, Any]:
+_SETTINGS: OrderedDict[str, AgentSpec] = OrderedDict()  # revision hash -> its validated spec
+_SETTINGS_MAX = 256
+_settings_lock = threading.Lock()
+
+
+def agent_settings(revision: str, spec: Mapping[str, Any]) -> AgentSpec:
+    """The agent revision's spec as the typed model, validated the first time the revision is
+    pinned and reused by every later call to it (a revision's content never changes)."""
+    with _settings_lock:
+        if revision and revision in _SETTINGS:
+            _SETTINGS.move_to_end(revision)
+            return _SETTINGS[revision]
+    settings = AgentSpec.model_validate(spec)
+    if revision:
+        with _settings_lock:
+            _SETTINGS[revision] = settings
+            while len(_SETTINGS) > _SETTINGS_MAX:
+                _SETTINGS.popitem(last=False)
+    return settings
+
+
+def context_for(settings: AgentSpec, given: Mapping[str, Any], call: dict[str, Any], started: str) -> dict[str, Any]:
     """Declared defaults, then what the call was given, then the built-ins (``call``, ``now``)."""
-    out = {name: copy.deepcopy(var.get("default")) for name, var in (spec.get("context") or {}).items()}
+    out = {name: copy.deepcopy(var.default) for name, var in settings.context.items()}
     out.update({k: v for k, v in given.items() if k in out})
-    missing = [n for n, var in (spec.get("context") or {}).items() if var.get("required") and n not in given]
+    missing = [n for n, var in settings.context.items() if var.required and n not in given]
     if missing:
         raise NotRoutable(f"required context variables missing: {', '.join(missing)}")
     out["call"] = call
@@ -85,13 +114,14 @@ def plan_call(snapshot: Any, *, agent: str | None = None, to_number: str | None,
     if rev is None or rev.content is None or rev.kind != "Agent":
         raise NotRoutable(f"{agent} is not applied on this runner")
     spec = thaw(rev.content)["spec"]
+    settings = agent_settings(rev.hash or "", spec)
     tools: dict[str, dict[str, Any]] = {}
-    for name in spec.get("tools") or []:
+    for name in settings.tools:
         tool = snapshot.resources.get(f"tool.{name}")
         if tool is not None and tool.content is not None:
             tools[name] = thaw(tool.content)["spec"]
-    returns = spec.get("returns")
-    returns_schema = returns.get("schema") if isinstance(returns, dict) else None
+    returns = settings.returns
+    returns_schema = None if returns is None or isinstance(returns, str) else copy.deepcopy(returns.schema_)
     if isinstance(returns, str):
         pinned = snapshot.resources.get(f"return_schema.{returns}")
         if pinned is not None and pinned.content is not None:
@@ -99,11 +129,12 @@ def plan_call(snapshot: Any, *, agent: str | None = None, to_number: str | None,
     call_id = call_id or new_call_id()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     call = {"id": call_id, "direction": direction, "from_number": from_number, "to_number": to_number}
-    context = context_for(spec, given or {}, call, started)
+    context = context_for(settings, given or {}, call, started)
     return CallPlan(
         call_id=call_id, direction=direction, from_number=from_number, to_number=to_number,
         number=number_address, agent=agent, agent_revision=rev.hash or "", state_serial=snapshot.serial,
-        spec=spec, tools=tools, context=context, instructions=render(spec["instructions"], context),
-        greeting=render(spec["greeting"], context) if spec.get("greeting") else None, started=started,
+        spec=spec, settings=settings, tools=tools, context=context,
+        instructions=render(settings.instructions, context),
+        greeting=render(settings.greeting, context) if settings.greeting else None, started=started,
         returns_schema=returns_schema)
 

@@ -39,6 +39,7 @@ from pipecat.turns.user_start import (
 from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy, TurnAnalyzerUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
+from cb.config.models import Pipeline as PipelineSettings
 from cb.providers import pipeline as providers
 
 from .callplan import CallPlan
@@ -84,22 +85,19 @@ class CallPipeline:
     duck: Duck | None = None
 
 
-def turn_strategies(spec: dict[str, Any]) -> UserTurnStrategies:
-    pipeline = spec.get("pipeline") or {}
-    turn = pipeline.get("turn") or {}
-    interruptions = pipeline.get("interruptions") or {}
-    enabled = bool(interruptions.get("enabled", True))
-    min_words = int(interruptions.get("min_words", 0))
+def turn_strategies(pipeline: PipelineSettings) -> UserTurnStrategies:
+    turn, interruptions = pipeline.turn, pipeline.interruptions
+    enabled, min_words = interruptions.enabled, interruptions.min_words
     if enabled and min_words > 0:
         start = [MinWordsUserTurnStartStrategy(min_words=min_words)]
     else:
         start = [VADUserTurnStartStrategy(enable_interruptions=enabled),
                  TranscriptionUserTurnStartStrategy(enable_interruptions=enabled)]
-    if turn.get("smart_turn"):
+    if turn.smart_turn:
         from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 
         stop = [TurnAnalyzerUserTurnStopStrategy(turn_analyzer=LocalSmartTurnAnalyzerV3())]
-    elif turn.get("preemptive_generation", True):
+    elif turn.preemptive_generation:
         stop = [PreemptiveStopStrategy()]
     else:
         # The VAD's stop_secs already is the silence that ends a turn: wait no longer than that.
@@ -107,19 +105,17 @@ def turn_strategies(spec: dict[str, Any]) -> UserTurnStrategies:
     return UserTurnStrategies(start=start, stop=stop)
 
 
-def vad_for(spec: dict[str, Any]):
-    pipeline = spec.get("pipeline") or {}
-    turn = pipeline.get("turn") or {}
-    interruptions = pipeline.get("interruptions") or {}
-    start = max(float(turn.get("vad_start_secs", 0.2)), int(interruptions.get("min_speech_ms", 200)) / 1000)
-    return providers.vad_analyzer(start_secs=start, stop_secs=float(turn.get("vad_stop_secs", 0.2)))
+def vad_for(pipeline: PipelineSettings):
+    turn = pipeline.turn
+    start = max(turn.vad_start_secs, pipeline.interruptions.min_speech_ms / 1000)
+    return providers.vad_analyzer(start_secs=start, stop_secs=turn.vad_stop_secs)
 
 
-def duck_for(spec: dict[str, Any], vad: Any) -> Duck | None:
+def duck_for(pipeline: PipelineSettings, vad: Any) -> Duck | None:
     """A duck when speech alone may interrupt the agent (duck.py); CB_DUCK=0 turns it off for
     before/after benchmarks."""
-    interruptions = (spec.get("pipeline") or {}).get("interruptions") or {}
-    if not interruptions.get("enabled", True) or int(interruptions.get("min_words", 0)) > 0 \
+    interruptions = pipeline.interruptions
+    if not interruptions.enabled or interruptions.min_words > 0 \
             or os.environ.get("CB_DUCK", "") == "0":
         return None
     duck = Duck(max_hold=vad.params.start_secs + 0.5)
@@ -143,21 +139,22 @@ def register_tools(llm: Any, plan: CallPlan, executor: Any) -> None:
     reach the LLM, or the agent would deny what it did (and the tool log would say cancelled).
     """
     for name in executor.tools:
-        runs_http = "http" in (plan.tools.get(name) or {})
+        runs_http = "http" in (plan.tools.get(name) or {})  # an applied Tool spec; built-ins have none
         llm.register_function(name, executor, cancel_on_interruption=not runs_http)
 
 
 def build(plan: CallPlan, websocket: Any, stream: Stream, *, default_profile: str,
           tools: Any, observer: CallObserver) -> CallPipeline:
     """Everything for one call; raises providers.ProviderUnavailable when a part cannot be made."""
-    parts = providers.resolve(plan.spec.get("pipeline") or {}, default_profile)
-    audio = providers.CallAudio(SAMPLE_RATE, plan.spec.get("language", "en-US"), plan.spec.get("voice"))
+    agent = plan.settings
+    parts = providers.resolve(agent.pipeline.model_dump(mode="json"), default_profile)
+    audio = providers.CallAudio(SAMPLE_RATE, agent.language, agent.voice)
     stt = providers.create("stt", parts["stt"], audio)
     llm = providers.create("llm", parts["llm"], audio)
     tts = providers.create("tts", parts["tts"], audio)
 
-    vad = vad_for(plan.spec)
-    duck = duck_for(plan.spec, vad)
+    vad = vad_for(agent.pipeline)
+    duck = duck_for(agent.pipeline, vad)
     serializer = Serializer(
         on_clear=duck.cleared if duck else None,
         stream_sid=stream.stream_sid, call_sid=stream.call_sid, account_sid=stream.account_sid,
@@ -172,11 +169,10 @@ def build(plan: CallPlan, websocket: Any, stream: Stream, *, default_profile: st
     schema = tools_schema(tools.tools)
     context = LLMContext(messages, tools=schema) if schema else LLMContext(messages)
     register_tools(llm, plan, tools)
-    phone = plan.spec.get("phone") or {}
-    strategies = turn_strategies(plan.spec)
+    strategies = turn_strategies(agent.pipeline)
     pair = LLMContextAggregatorPair(context, user_params=LLMUserAggregatorParams(
         user_turn_strategies=strategies,
-        user_idle_timeout=float(phone.get("silence_timeout_sec", 20))))
+        user_idle_timeout=float(agent.phone.silence_timeout_sec)))
 
     if duck is not None:
         output = transport.output()

@@ -108,10 +108,10 @@ class CallSession:
 
             @call.user_aggregator.event_handler("on_user_turn_idle")
             async def _idle(_aggregator: Any) -> None:
-                self.log.info("caller silent for %ss: ending", (plan.spec.get("phone") or {}).get("silence_timeout_sec"))
+                self.log.info("caller silent for %ss: ending", plan.settings.phone.silence_timeout_sec)
                 await self.end("silence_timeout")
 
-            max_secs = float((plan.spec.get("phone") or {}).get("max_duration_sec", 900))
+            max_secs = float(plan.settings.phone.max_duration_sec)
             limit = asyncio.get_running_loop().call_later(
                 max_secs, lambda: asyncio.ensure_future(self.end("max_duration", now=True)))
             runner = WorkerRunner(handle_sigint=False, check_dangling_tasks=False)

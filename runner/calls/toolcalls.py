@@ -33,4 +33,4 @@ class SessionControl:
 
 def executor_for(plan: CallPlan, say: Callable[[str], Awaitable[Any]], control: SessionControl) -> ToolExecutor:
     resources = {name: ToolSpec.model_validate(spec) for name, spec in plan.tools.items()}
-    return ToolExecutor.for_agent(list(plan.spec.get("tools") or []), resources, say, control=control)
+    return ToolExecutor.for_agent(list(plan.settings.tools), resources, say, control=control)

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from cb.config.models import Webhook
 from cb.contracts.webhook_payload import ToolCallSummary, WebhookPayload
 
 from . import outcomes
@@ -44,6 +45,16 @@ def _tool_records(extras: Mapping[str, Any]) -> list[dict[str, Any]]:
         return [{"name": c.get("name"), "arguments": c.get("arguments", {}), "ok": bool(c.get("ok", False)),
                  "status": c.get("status", "unrecorded")} for c in extras.get("tool_calls") or []]
     return [r.to_dict() if hasattr(r, "to_dict") else dict(r) for r in records]
+
+
+def _webhook(plan: Any) -> Webhook | None:
+    """The agent's webhook, typed: from the settings pinned with the call (``CallPlan.settings``),
+    else validated from a bare spec (a plan made outside the call path)."""
+    settings = getattr(plan, "settings", None)
+    if settings is not None:
+        return settings.webhook
+    hook = (plan.spec or {}).get("webhook")
+    return Webhook.model_validate(hook) if hook else None
 
 
 def _capture(extras: Mapping[str, Any]) -> dict[str, Any]:
@@ -82,8 +93,8 @@ class AfterCall:
 
     def call_started(self, plan: Any) -> None:
         """Owe a ``call.started`` delivery if the agent asks for one (called as the call begins)."""
-        hook = (plan.spec or {}).get("webhook") or {}
-        if not hook.get("url") or "call.started" not in (hook.get("events") or []):
+        hook = _webhook(plan)
+        if hook is None or "call.started" not in hook.events:
             return None
         payload = WebhookPayload(event="call.started", call_id=plan.call_id, agent=plan.agent,
                                  revision=plan.agent_revision, status="in-progress", started_at=plan.started,
@@ -91,8 +102,8 @@ class AfterCall:
 
         def owe() -> None:
             with self.outbox.lock:
-                enqueue(self.conn, call_id=plan.call_id, url=hook["url"], payload=payload, event="call.started",
-                        secret_ref=hook.get("secret"))
+                enqueue(self.conn, call_id=plan.call_id, url=hook.url, payload=payload, event="call.started",
+                        secret_ref=hook.secret)
 
         async def owe_off_the_loop() -> None:  # the database may be busy for a moment
             await asyncio.to_thread(owe)
@@ -145,10 +156,9 @@ class AfterCall:
 
     async def process(self, plan: Any, record: Any, extras: dict[str, Any]) -> dict[str, Any]:
         call_id = plan.call_id
-        spec = plan.spec or {}
         status = getattr(record, "status", None) or "failed"
         event = "call.completed" if status == "completed" else "call.failed"
-        hook = spec.get("webhook") or {}
+        hook = _webhook(plan)
         tools = _tool_records(extras)
         capture = _capture(extras)
         base = dict(
@@ -161,12 +171,12 @@ class AfterCall:
             transcript_url=self.media_url(call_id, capture["transcript"]) if capture.get("transcript") else None)
         schema, schema_error = self.schema_for(plan, extras)
         held = None
-        if hook.get("url") and event in (hook.get("events") or ["call.completed"]):
+        if hook is not None and event in hook.events:
             provisional = WebhookPayload(**base, returns_error=(
                 "the runner stopped before returns were extracted" if schema else schema_error))
             held = await asyncio.to_thread(
-                self.outbox.enqueue, call_id=call_id, url=hook["url"], payload=provisional, event=event,
-                secret_ref=hook.get("secret"), hold_sec=self.hold_sec if schema else None)
+                self.outbox.enqueue, call_id=call_id, url=hook.url, payload=provisional, event=event,
+                secret_ref=hook.secret, hold_sec=self.hold_sec if schema else None)
             self.notify()
         outcome = ReturnsOutcome(None, schema_error, 0)
         if schema:
@@ -181,10 +191,10 @@ class AfterCall:
             if not await asyncio.to_thread(self.outbox.release, held, payload):
                 log.warning("call %s: returns were ready after the held webhook was sent", call_id)
             self.notify()
-        if schema and hook.get("url") and "returns.ready" in (hook.get("events") or []):
+        if schema and hook is not None and "returns.ready" in hook.events:
             ready = payload.model_copy(update={"event": "returns.ready"})
-            await asyncio.to_thread(self.outbox.enqueue, call_id=call_id, url=hook["url"], payload=ready,
-                                    event="returns.ready", secret_ref=hook.get("secret"))
+            await asyncio.to_thread(self.outbox.enqueue, call_id=call_id, url=hook.url, payload=ready,
+                                    event="returns.ready", secret_ref=hook.secret)
             self.notify()
         return payload.model_dump()
 
@@ -221,7 +231,7 @@ def agent_llm(default_profile: str) -> LLMFactory:
     def make(plan: Any) -> tuple[Any, str]:
         from cb.providers import pipeline as providers
 
-        part = providers.resolve(plan.spec.get("pipeline") or {}, default_profile)["llm"]
+        part = providers.resolve(plan.settings.pipeline.model_dump(mode="json"), default_profile)["llm"]
         key = repr((part.provider, part.model, sorted(part.options.items())))
         if key not in made:
             service = providers.create("llm", part, providers.CallAudio())
