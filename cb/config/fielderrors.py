@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from cb.secrets import REF_PATTERN
 
-from .models import ADDRESS_PATTERN, E164_PATTERN, NAME_PATTERN
+from .models import ADDRESS_PATTERN, E164_PATTERN, NAME_PATTERN, RENAMED
 from .yamlsafe import Document, Path
 
 
@@ -129,7 +129,10 @@ def convert(model: type[BaseModel], doc: Document, error: ValidationError) -> li
         field = str(path[-1]) if path else ""
         value = err.get("input")
         ctx = err.get("ctx") or {}
-        if kind == "extra_forbidden":
+        if kind == "extra_forbidden" and field in RENAMED and RENAMED[field] in fields_at(model, path[:-1]):
+            item = ("CB101", path, f"'{field}' was renamed to '{RENAMED[field]}'{_where(path)}",
+                    f"rename the key: {RENAMED[field]}: {str(value).lower() if isinstance(value, bool) else value}", True)
+        elif kind == "extra_forbidden":
             allowed = fields_at(model, path[:-1])
             guess = did_you_mean(field, allowed)
             hint = f"did you mean '{guess}'?" if guess else f"allowed here: {', '.join(sorted(allowed))}"

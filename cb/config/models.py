@@ -188,7 +188,8 @@ class NumberSpec(Strict):
     number: E164 = Field(description="E.164, e.g. +14155550100.")
     provider: Literal["twilio", "local", "sip"] = "local"
     agent: Name | None = Field(None, description="The Agent that answers calls to this number.")
-    outbound_caller_id: bool = False
+    outbound_calls: bool = Field(
+        False, description="Agents may place outbound calls from this number; the callee sees it as the caller ID.")
     purchase: bool = Field(False, description="Buy the number if the provider does not hold it.")
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     options: dict[str, Any] = Field(default_factory=dict)
@@ -285,6 +286,9 @@ class ReturnSchema(_Document):
     kind: Literal["ReturnSchema"]
     spec: ReturnSchemaSpec
 
+
+#: Fields that were renamed: old key -> new key. cb validate names the new one (CB101).
+RENAMED = {"outbound_caller_id": "outbound_calls"}
 
 KINDS: dict[str, type[_Document]] = {
     "Agent": Agent,
