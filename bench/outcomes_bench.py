@@ -19,7 +19,7 @@ from cb.runner.postcall.recording import TwoChannelRecorder  # noqa: E402
 from cb.runner.webhooks import Outbox  # noqa: E402
 from cb.runner.webhooks.outbox import connect, enqueue  # noqa: E402
 from cb.runner.webhooks.worker import Worker  # noqa: E402
-from tests.outcomes.receiver import Receiver  # noqa: E402
+from tests.support.receiver import Receiver  # noqa: E402
 
 N = 500
 

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from cb import colour
 from cb.cli import COMMANDS, cli
 from cb.plan.render_text import render_text
-from tests.control.plans import sample_plan
+from tests.support.plans import sample_plan
 
 
 @click.command()

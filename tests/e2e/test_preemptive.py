@@ -10,7 +10,7 @@ from cb.plugins.local.caller import Line
 from cb.plugins.scripted.script import parse
 from cb.plugins.scripted.server import ScriptedLLMServer
 from cb.runner.calls.records import open_records
-from tests.outcomes.receiver import Receiver
+from tests.support.receiver import Receiver
 
 from .harness import call_once
 from .test_call import words
