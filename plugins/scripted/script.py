@@ -21,6 +21,12 @@ Script shape (YAML or JSON)::
       - {intent: booking}      # per attempt: a retry is answered with the next entry
     json_schema: true          # false: refuse response_format json_schema with a 400, as some
                                # hosted models do, and answer json_object requests instead
+    fail:                      # fail like a broken provider (tests of what the caller hears)
+      on: chat                 # chat (the live call), structured (returns extraction) or all
+      after: 1                 # answer this many of those requests normally first (default 0)
+      status: 429              # answer with this HTTP status and an OpenAI error body, or
+      garbage: "<html>oops"    # answer 200 with this non-JSON body, or
+      drop: true               # start the event stream, then close the socket mid-answer
 """
 
 from __future__ import annotations
@@ -58,12 +64,27 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class Failure:
+    """How the server breaks, and which requests it breaks (``fail:`` in a script)."""
+
+    on: str = "all"
+    after: int = 0
+    status: int | None = None
+    garbage: str | None = None
+    drop: bool = False
+
+    def applies(self, structured: bool) -> bool:
+        return self.on == "all" or (self.on == "structured") == structured
+
+
+@dataclass(frozen=True)
 class Script:
     turns: tuple[Turn, ...]
     default: str = "Sorry, could you say that again?"
     first_token_ms: int = 0
     returns: tuple[Any, ...] = ()
     json_schema: bool = True
+    fail: Failure | None = None
 
     def structured(self, messages: list[dict[str, Any]]) -> Any:
         """The answer to a structured-output request: each retry carries the earlier answers as
@@ -129,7 +150,19 @@ def parse(data: Any, where: str = "script") -> Script:
     if not isinstance(returns, list) or not all(isinstance(r, dict) for r in returns):
         raise ScriptError(f"{where}: `returns` must be a mapping or a list of mappings (JSON objects)")
     return Script(tuple(turns), str(data.get("default", Script.default)), int(data.get("first_token_ms", 0)),
-                  tuple(returns), bool(data.get("json_schema", True)))
+                  tuple(returns), bool(data.get("json_schema", True)), _failure(data.get("fail"), where))
+
+
+def _failure(raw: Any, where: str) -> Failure | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) - {"on", "after", "status", "garbage", "drop"} \
+            or raw.get("on", "all") not in ("all", "chat", "structured"):
+        raise ScriptError(f"{where}: `fail` must be a mapping of on (all|chat|structured), after, "
+                          "and one of status, garbage, drop")
+    return Failure(str(raw.get("on", "all")), int(raw.get("after", 0)),
+                   int(raw["status"]) if raw.get("status") is not None else None,
+                   str(raw["garbage"]) if raw.get("garbage") is not None else None, bool(raw.get("drop")))
 
 
 def load(path: str | Path) -> Script:

@@ -24,6 +24,7 @@ class ScriptedLLMServer:
         self.script = script
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        self._matching = 0  # requests the script's `fail` applies to, so far
         self._httpd = ThreadingHTTPServer((host, port), _handler(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -54,6 +55,15 @@ class ScriptedLLMServer:
     def record(self, body: dict[str, Any]) -> None:
         with self._lock:
             self.requests.append(body)
+
+    def failing(self, structured: bool) -> Any:
+        """The script's failure if it applies to this request (after its ``after`` good answers)."""
+        fail = self.script.fail
+        if fail is None or not fail.applies(structured):
+            return None
+        with self._lock:
+            self._matching += 1
+            return fail if self._matching > fail.after else None
 
 
 def _chunk(cid: str, model: str, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
@@ -107,6 +117,9 @@ def _handler(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
             server.record(body)
             model = body.get("model") or "scripted"
             mode = (body.get("response_format") or {}).get("type")
+            fail = server.failing(mode in ("json_schema", "json_object"))
+            if fail is not None and self._fail(fail, model):
+                return
             if mode == "json_schema" and not server.script.json_schema:
                 self._json(400, {"error": {"message": "This model does not support response format `json_schema`",
                                            "type": "invalid_request_error", "param": "response_format"}})
@@ -121,6 +134,31 @@ def _handler(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
                 self._stream(reply, model, bool((body.get("stream_options") or {}).get("include_usage")))
             else:
                 self._whole(reply, model)
+
+        def _fail(self, fail: Any, model: str) -> bool:
+            """Answer as the script's ``fail`` says: an error status, a body that is not JSON, or an
+            event stream whose socket closes after the first chunk."""
+            if fail.status is not None:
+                self._json(fail.status, {"error": {"message": f"scripted failure {fail.status}",
+                                                   "type": "server_error", "code": str(fail.status)}})
+            elif fail.garbage is not None:
+                data = fail.garbage.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            else:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                first = _chunk(f"chatcmpl-{uuid.uuid4().hex[:12]}", model, {"role": "assistant", "content": "Let"})
+                self.wfile.write(f"data: {json.dumps(first)}\n\n".encode())
+                self.wfile.flush()
+                self.connection.shutdown(2)  # the socket drops mid-answer, no [DONE]
+            self.close_connection = True
+            return True
 
         def _whole(self, reply: Reply, model: str) -> None:
             message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}

@@ -180,7 +180,11 @@ class AfterCall:
             self.notify()
         outcome = ReturnsOutcome(None, schema_error, 0)
         if schema:
-            outcome = await self._extract(plan, record, schema, capture, tools)
+            try:
+                outcome = await self._extract(plan, record, schema, capture, tools)
+            except Exception as exc:  # noqa: BLE001 - the held webhook goes out now, saying why
+                log.exception("call %s: returns extraction failed", call_id)
+                outcome = ReturnsOutcome(None, f"returns extraction failed: {type(exc).__name__}: {exc}"[:500], 0)
         await asyncio.to_thread(
             self._save, call_id, returns=outcome.returns, returns_error=outcome.error,
             returns_attempts=outcome.attempts, tool_calls=tools, turns=capture.get("turns") or [],

@@ -99,6 +99,9 @@ async def extract_returns(schema: dict[str, Any], transcript: Iterable[Mapping[s
         except openai.OpenAIError as exc:
             error = f"the LLM request failed: {type(exc).__name__}: {exc}"[:500]
             continue
+        if not hasattr(completion, "choices"):  # the client hands back a body it could not parse as-is
+            error = f"the LLM server's answer is not a chat completion: {str(completion)[:200]!r}"
+            continue
         raw = (completion.choices[0].message.content or "").strip() if completion.choices else ""
         try:
             value = json.loads(raw)
