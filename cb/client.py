@@ -78,6 +78,9 @@ class RunnerClient:
     def contents(self, addresses: list[str]) -> dict[str, Any]:
         return self._call("POST", "/v1/state/contents", json={"addresses": addresses})["contents"]
 
+    def observe(self, documents: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", "/v1/state/observe", json={"documents": documents})["observed"]
+
     def lock(self, holder: str, operation: str) -> dict[str, Any]:
         return self._call("POST", "/v1/lock", json={"holder": holder, "operation": operation})["lock"]
 
@@ -113,5 +116,10 @@ class RunnerClient:
     def revision(self, address: str, ref: str) -> dict[str, Any]:
         return self._call("GET", f"/v1/revisions/{address}/{ref}")["revision"]
 
-    def audit(self) -> dict[str, Any]:
+    def audit(self, against: dict[str, Any] | None = None) -> dict[str, Any]:
+        if against is not None:
+            return self._call("POST", "/v1/audit/verify", json={"against": against})
         return self._call("GET", "/v1/audit/verify")
+
+    def checkpoint(self) -> dict[str, Any]:
+        return self._call("GET", "/v1/audit/checkpoint")["checkpoint"]

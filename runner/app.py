@@ -18,10 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from cb import colour
 from cb.state import StateStore, open_store
+
+from .auth import require_token
+from .limits import WS_MAX_BYTES, BodyLimit
 
 log = logging.getLogger("cb.runner")
 
@@ -45,6 +48,8 @@ class Settings:
     project_dir: Path | None = None  # the project the runner belongs to
     watch_dir: Path | None = None  # `--watch DIR`: apply every valid edit under DIR (source watch)
     state_db: str | None = None  # postgresql://... to share the fleet's state between runners
+    metrics_public: bool = False  # `--metrics-public`: /metrics without the token
+    audit_key_file: Path | None = None  # keys the history's chain (cb.state.auditkey); default beside the state
 
     @property
     def public_base_url(self) -> str:
@@ -86,12 +91,28 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+MIN_TOKEN_CHARS = 32
+GENERATE_TOKEN = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
 def check_exposure(settings: Settings) -> None:
-    """Refuse to serve the admin API beyond loopback without a token."""
-    if not is_loopback(settings.host) and not settings.token:
+    """Refuse to serve the admin API beyond loopback without a strong token."""
+    if is_loopback(settings.host):
+        return
+    if not settings.token:
         raise ValueError(
             f"refusing to listen on {settings.host} without a token: anyone who can reach it could change "
             "your agents. Set CB_TOKEN or pass --token-file, or listen on 127.0.0.1")
+    if not strong(settings.token):
+        raise ValueError(
+            f"refusing to listen on {settings.host} with a weak token ({len(settings.token)} characters): "
+            f"beyond loopback the token needs at least {MIN_TOKEN_CHARS} random characters. "
+            f"Generate one with: {GENERATE_TOKEN}")
+
+
+def strong(token: str) -> bool:
+    """At least MIN_TOKEN_CHARS characters, not a repeated pattern (what token_urlsafe/hex give)."""
+    return len(token) >= MIN_TOKEN_CHARS and len(set(token)) >= 12
 
 
 def _load_installer(target: str) -> Callable[[FastAPI, RunnerContext], None] | None:
@@ -148,7 +169,10 @@ def create_app(settings: Settings, extensions: list[str] | None = None) -> FastA
 
     from .admin import routes as admin
 
-    store = open_store(settings.state_dir, settings.state_db)
+    from cb.state.auditkey import default_path, load_or_create
+
+    key = load_or_create(settings.audit_key_file or default_path(settings.state_dir))
+    store = open_store(settings.state_dir, settings.state_db, key)
     ctx = RunnerContext(store=store, settings=settings, log=log)
     ctx.engine = Engine(store, ProviderRegistry(settings, store))
     follower = _Follower(store)  # commits by other runners sharing the state reach this one's calls
@@ -169,8 +193,13 @@ def create_app(settings: Settings, extensions: list[str] | None = None) -> FastA
             store.close()
 
     app = FastAPI(title="cb runner", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  exception_handlers=admin.ERROR_HANDLERS)
+                  openapi_url=None, exception_handlers=admin.ERROR_HANDLERS)
     app.state.cb = ctx
+    app.add_middleware(BodyLimit)  # every route: a body past its limit is a 413 before any work
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require_token)])
+    def openapi() -> dict[str, Any]:
+        return app.openapi()
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
@@ -197,15 +226,20 @@ def create_app(settings: Settings, extensions: list[str] | None = None) -> FastA
 
 def settings_from_env(host: str, port: int, state_dir: str | os.PathLike, token_file: str | None = None,
                       public_url: str | None = None, project_dir: str | None = None,
-                      watch_dir: str | None = None, state_db: str | None = None) -> Settings:
+                      watch_dir: str | None = None, state_db: str | None = None,
+                      audit_key_file: str | None = None) -> Settings:
+    from cb.state.auditkey import default_path
+
     token = os.environ.get("CB_TOKEN") or None
     if token_file:
         token = Path(token_file).read_text().strip() or None
+    audit_key_file = audit_key_file or os.environ.get("CB_AUDIT_KEY_FILE") or default_path(state_dir, token_file)
     return Settings(host=host, port=port, state_dir=Path(state_dir), token=token,
                     public_url=public_url or os.environ.get("CB_PUBLIC_URL") or None,
                     project_dir=Path(project_dir) if project_dir else None,
                     watch_dir=Path(watch_dir) if watch_dir else None,
-                    state_db=state_db or os.environ.get("CB_STATE_DB") or None)
+                    state_db=state_db or os.environ.get("CB_STATE_DB") or None,
+                    audit_key_file=Path(audit_key_file))
 
 
 def serve(settings: Settings) -> None:
@@ -217,5 +251,5 @@ def serve(settings: Settings) -> None:
     from .calls.graceful import run
 
     # CB_LOOP=asyncio|uvloop (default: uvloop when installed) lets a benchmark compare the two.
-    run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
+    run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False, ws_max_size=WS_MAX_BYTES,
         loop=os.environ.get("CB_LOOP", "auto"), use_colors=None if colour.enabled() else False)

@@ -16,8 +16,13 @@ from .errors import UserError
               help="Operator mode: apply every valid edit under DIR at once (source watch); invalid edits are refused.")
 @click.option("--state-db", metavar="URL", help="postgresql://... to share one fleet's state between runners "
               "(else CB_STATE_DB; default: SQLite in the state folder).")
+@click.option("--audit-key", "audit_key", type=click.Path(dir_okay=False),
+              help="File with the key of the history's chain, created (0600) on first start (else CB_AUDIT_KEY_FILE, "
+              "else <token file>.audit-key, else audit.key in the state folder). Keep it off the database's host.")
+@click.option("--metrics-public", is_flag=True, help="Serve GET /metrics without the token (e.g. to a scraper on "
+              "a private network). Default: beyond loopback /metrics needs the token like /v1.")
 def runner(host: str, port: int, state_dir: str | None, token_file: str | None, public_url: str | None,
-           watch_dir: str | None, state_db: str | None) -> None:
+           watch_dir: str | None, state_db: str | None, audit_key: str | None, metrics_public: bool) -> None:
     """Run the runner: admin API (/v1), GET /healthz, telephony webhooks and calls.
 
     \b
@@ -33,10 +38,21 @@ def runner(host: str, port: int, state_dir: str | None, token_file: str | None, 
     from cb.state.dialect import dialect_for
 
     root = find_root(Path.cwd()) or Path.cwd()
-    settings = settings_from_env(host, port, state_dir or root / ".cb", token_file, public_url, str(root), watch_dir, state_db)
+    settings = settings_from_env(host, port, state_dir or root / ".cb", token_file, public_url, str(root), watch_dir,
+                                 state_db, audit_key)
+    if metrics_public:
+        import dataclasses
+
+        settings = dataclasses.replace(settings, metrics_public=True)
     try:
         check_exposure(settings)
         dialect_for(settings.state_db)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    serve(settings)
+    from cb.state.auditkey import AuditKeyError
+    from cb.state.errors import StateError
+
+    try:
+        serve(settings)
+    except (StateError, AuditKeyError) as exc:
+        raise UserError(f"the runner cannot start: {exc}") from None

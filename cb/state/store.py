@@ -4,8 +4,13 @@ Why this shape:
 - Revisions are never updated or deleted; ``cb_live`` only points at the current one per address,
   so "what was live at serial N" is always answerable.
 - Content is stored once per sha256 (``cb_blobs``) and revisions point at it by hash.
-- Each revision's ``chain`` is sha256(previous chain + the revision's canonical record), starting
-  from sha256(lineage): editing, inserting or deleting any row breaks the chain from there on.
+- Each revision's ``chain`` is HMAC-SHA256(audit key, previous chain + the revision's canonical
+  record), starting from sha256(lineage): editing, inserting or deleting any row breaks the chain
+  from there on, and without the key (a file outside the database, ``cb.state.auditkey``) nobody
+  can recompute it. A store opened without a key (a test, an old state) keeps a plain sha256 chain;
+  opening such a state with a key first verifies it and then re-chains it under the key.
+- ``cb_live`` is a cache of the chain: replaying the revisions (create/update/move point the address
+  at the revision, delete and move remove one) gives what is live, and ``cb audit verify`` compares.
 - ``commit`` is one transaction that first checks the caller's lineage, serial and lock: a change
   set is applied entirely or not at all, and never on top of state the caller did not see.
 - Subscribers are called synchronously after each commit with the new immutable snapshot, so the
@@ -15,6 +20,7 @@ Why this shape:
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import threading
@@ -25,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .canonical import canonical_json, content_hash
+from .auditkey import SCHEME, key_id
 from .dialect import SCHEMA, SQLite, dialect_for
 from .errors import LockHeld, NotFound, StaleState, StateError
 from .types import Cause, Lock, Revision, Snapshot, SOURCES, freeze
@@ -52,8 +59,12 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def chain_link(prev: str, record: dict[str, Any]) -> str:
-    return hashlib.sha256((prev + "\n" + canonical_json(record)).encode("utf-8")).hexdigest()
+def chain_link(prev: str, record: dict[str, Any], key: bytes | None = None) -> str:
+    """The next link: HMAC-SHA256 under the audit key, or plain sha256 for an unkeyed state."""
+    data = (prev + "\n" + canonical_json(record)).encode("utf-8")
+    if key is None:
+        return hashlib.sha256(data).hexdigest()
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
 def chain_record(row: dict[str, Any]) -> dict[str, Any]:
@@ -63,9 +74,10 @@ def chain_record(row: dict[str, Any]) -> dict[str, Any]:
 
 
 class StateStore:
-    def __init__(self, state_dir: Path, dialect: Any = None):
+    def __init__(self, state_dir: Path, dialect: Any = None, key: bytes | None = None):
         self.dir = Path(state_dir)
         self.dialect = dialect or SQLite()
+        self.key = key
         self._conn = self.dialect.connect(self.dir)
         self._mutex = threading.RLock()
         self._subscribers: list[Callable[[Snapshot], None]] = []
@@ -84,10 +96,55 @@ class StateStore:
                 for key, value in (("lineage", lineage), ("serial", "0"), ("created_at", now()),
                                    ("head", hashlib.sha256(lineage.encode()).hexdigest())):
                     self._conn.execute("INSERT INTO cb_meta (key, value) VALUES (?, ?)", (key, value))
+                if self.key is not None:
+                    self._put_meta("chain", SCHEME)
+                    self._put_meta("key_id", key_id(self.key))
+            elif self.key is not None and self._meta("chain") is None:
+                self._key_existing_chain()
+            elif self.key is not None and self._meta("key_id") != key_id(self.key):
+                raise StateError(f"this state's history is keyed with audit key {self._meta('key_id')}, but this "
+                                 f"runner was given key {key_id(self.key)}: start it with the same key file "
+                                 "(--audit-key FILE or CB_AUDIT_KEY_FILE) as the runner that created the state")
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
+
+    def _put_meta(self, key: str, value: str) -> None:
+        self._conn.execute("INSERT INTO cb_meta (key, value) VALUES (?, ?) "
+                           "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+    def _key_existing_chain(self) -> None:
+        """Migrate a state written before the chain was keyed: verify its plain chain, then re-link
+        every revision under the key. A broken plain chain is refused, never laundered."""
+        from .audit import read_tables, walk
+
+        tables = read_tables(self._conn)
+        result = walk(tables, key=None)
+        if not result.ok:
+            where = f"revision r{result.broken_at} ({result.address})" if result.broken_at else "the chain head"
+            raise StateError(f"this state's history fails its audit at {where}: {result.reason}. It cannot be keyed "
+                             "with the audit key; inspect it with `cb audit verify --state DIR` and restore a backup")
+        head = hashlib.sha256(tables.meta.get("lineage", "").encode()).hexdigest()
+        for row in tables.rows:
+            link = chain_link(head, chain_record(row), self.key)
+            self._conn.execute("UPDATE cb_revisions SET prev_chain = ?, chain = ? WHERE id = ?", (head, link, row["id"]))
+            head = link
+        self._put_meta("head", head)
+        self._put_meta("chain", SCHEME)
+        self._put_meta("key_id", key_id(self.key))
+        self._put_meta("keyed_at", now())
+        self._put_meta("keyed_revisions", str(len(tables.rows)))
+        log.warning("state %s had a plain sha256 history chain: its %d revisions were verified intact and "
+                    "re-chained under audit key %s", self.dir, len(tables.rows), key_id(self.key))
+
+    @property
+    def keyed(self) -> bool:
+        return self._meta_cached("chain") == SCHEME
+
+    def _meta_cached(self, key: str) -> str | None:
+        with self._mutex:
+            return self._meta(key)
 
     def _meta(self, key: str) -> str | None:
         row = self._conn.execute("SELECT value FROM cb_meta WHERE key = ?", (key,)).fetchone()
@@ -280,6 +337,8 @@ class StateStore:
 
     def _write(self, changes: list[Change], serial: int, source: str, cause_json: str, applied_by: str) -> list[Revision]:
         head = self._meta("head") or ""
+        if self._meta("chain") == SCHEME and self.key is None:
+            raise StateError("this state's history is keyed: open it with its audit key to write to it")
         next_id = (self._conn.execute("SELECT MAX(id) FROM cb_revisions").fetchone()[0] or 0) + 1
         at = now()
         out = []
@@ -297,7 +356,7 @@ class StateStore:
                    "name": change.name, "action": change.action, "hash": hash_, "applied_at": at,
                    "source": source, "cause": cause_json, "applied_by": applied_by,
                    "moved_from": change.moved_from}
-            chain = chain_link(head, chain_record(row))
+            chain = chain_link(head, chain_record(row), self.key)
             self._conn.execute(f"INSERT INTO cb_revisions ({REV_COLUMNS}) VALUES ({', '.join('?' * 14)})",
                                (*row.values(), head, chain))
             if change.moved_from:
@@ -331,7 +390,8 @@ class StateStore:
         return self._mutex
 
 
-def open_store(state_dir: str | Path, url: str | None = None) -> StateStore:
+def open_store(state_dir: str | Path, url: str | None = None, key: bytes | None = None) -> StateStore:
     """Open (creating if needed, with a fresh lineage) the state in ``state_dir``/state.db, or in the
-    PostgreSQL database ``url`` (postgresql://...) that several runners may share."""
-    return StateStore(Path(state_dir), dialect_for(url))
+    PostgreSQL database ``url`` (postgresql://...) that several runners may share. ``key`` (the
+    audit key, ``cb.state.auditkey``) keys the history's chain; the runner always passes one."""
+    return StateStore(Path(state_dir), dialect_for(url), key)

@@ -18,9 +18,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from cb.contracts.change_wire import from_wire
+from cb.contracts.change_wire import from_wire, hashes
 from cb.providers.base import ProviderError
-from cb.state.audit import verify
+from cb.state.audit import checkpoint, verify
 from cb.state.errors import LockHeld, StateError
 from cb.state.types import Cause, SOURCES
 
@@ -44,6 +44,12 @@ def state(refresh: bool = False, ctx: Any = Depends(_ctx)) -> dict[str, Any]:
 @router.post("/state/contents")
 def contents(body: dict[str, Any], ctx: Any = Depends(_ctx)) -> dict[str, Any]:
     return {"contents": ctx.engine.contents(list(body.get("addresses") or []))}
+
+
+@router.post("/state/observe")
+def observe(body: dict[str, Any], ctx: Any = Depends(_ctx)) -> dict[str, Any]:
+    """``{"documents": {address: Number document}}`` -> what each number's provider holds now."""
+    return {"observed": ctx.engine.observe_documents(dict(body.get("documents") or {}))}
 
 
 @router.get("/lock")
@@ -72,12 +78,15 @@ def apply(body: dict[str, Any], ctx: Any = Depends(_ctx)) -> StreamingResponse:
     source = body.get("source") or "apply"
     if source not in SOURCES:
         raise StateError(f"unknown source {source!r}")
-    changes = from_wire(list(body.get("changes") or []))
+    raw = list(body.get("changes") or [])
+    changes = from_wire(raw)
     kw = dict(source=source, cause=Cause.from_dict(body.get("cause")), applied_by=str(body.get("applied_by") or "unknown"),
-              expect_lineage=body.get("lineage"), expect_serial=body.get("serial"), lock_id=body.get("lock_id"))
-    ctx.engine.check(kw["expect_lineage"], kw["expect_serial"], kw["lock_id"])
+              expect_lineage=body.get("lineage"), expect_serial=body.get("serial"), lock_id=body.get("lock_id"),
+              expect_fingerprint=body.get("fingerprint"), hashes=hashes(raw))
     steps = ctx.engine.apply_steps(changes, **kw)
-    first = next(steps)  # provider loading and the checks happen here, before the 200 goes out
+    # The binding, hash and `cb validate` checks (cb.apply.integrity) and provider loading happen
+    # here, before the 200 goes out: a refused apply is a 4xx and changes nothing.
+    first = next(steps)
     events: queue.Queue = queue.Queue()
 
     def run() -> None:
@@ -142,6 +151,17 @@ def watch(ctx: Any = Depends(_ctx)) -> dict[str, Any]:
 @router.get("/audit/verify")
 def audit(ctx: Any = Depends(_ctx)) -> dict[str, Any]:
     return verify(ctx.store).to_dict()
+
+
+@router.post("/audit/verify")
+def audit_against(body: dict[str, Any], ctx: Any = Depends(_ctx)) -> dict[str, Any]:
+    """The audit, and that history up to ``{"against": CHECKPOINT}`` is unchanged."""
+    return verify(ctx.store, against=body.get("against")).to_dict()
+
+
+@router.get("/audit/checkpoint")
+def audit_checkpoint(ctx: Any = Depends(_ctx)) -> dict[str, Any]:
+    return {"checkpoint": checkpoint(ctx.store)}
 
 
 async def state_error(request: Request, exc: StateError) -> JSONResponse:

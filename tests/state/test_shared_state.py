@@ -14,8 +14,9 @@ from tests.support.pg import pg_server, pg_url  # noqa: F401  (fixtures)
 
 @pytest.mark.slow
 def test_two_runners_share_one_fleet(tmp_path, project, pg_url, monkeypatch):  # noqa: F811
-    a = start_runner(tmp_path / "a", "--state-db", pg_url)
-    b = start_runner(tmp_path / "b", env={"CB_STATE_DB": pg_url})
+    key = {"CB_AUDIT_KEY_FILE": str(tmp_path / "audit.key")}  # runners sharing a history share its key
+    a = start_runner(tmp_path / "a", "--state-db", pg_url, env=key)
+    b = start_runner(tmp_path / "b", env={"CB_STATE_DB": pg_url, **key})
     try:
         via_a, via_b = make_cb(a.url, monkeypatch), None
         assert via_a("apply", "--auto-approve").exit_code == 0
