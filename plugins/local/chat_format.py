@@ -1,0 +1,222 @@
+"""The local LLM's chat format: ChatML (SmolLM2's own template) plus tools and structured output,
+each enforced by a llama.cpp grammar built from the request's JSON Schemas.
+
+llama-cpp-python's server serves any registered chat format, but none of its built-in ones gives
+this model both tools and plain replies: ``chatml-function-calling`` constrains a plain reply to
+the grammar meant for the next function name, so every reply comes back empty, and its template
+drops ``tool`` messages; the GGUF's own template ignores ``tools`` and ``response_format:
+json_schema``. This handler, registered as ``cb-chatml-tools``:
+
+- shows the tools in the system message in the Hermes/Qwen form small models were trained on
+  (``<tool_call>{"name": ..., "arguments": {...}}</tool_call>``), tool results as
+  ``<tool_response>`` in a user turn;
+- with ``tool_choice`` auto (the default when tools are given) samples under a grammar that allows
+  either a plain reply (which may not start with ``<``) or exactly one call whose name is one of
+  the tools and whose arguments match that tool's JSON Schema; ``required`` or a named tool allows
+  only a call; ``none`` allows only text;
+- with ``response_format`` ``json_schema`` (or ``json_object``) samples under the schema's grammar;
+- streams a plain reply token by token, and a call as one ``tool_calls`` delta once it is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any, Iterator
+
+NAME = "cb-chatml-tools"
+CALL_OPEN, CALL_CLOSE = "<tool_call>", "</tool_call>"
+END = "<|im_end|>"
+
+TOOLS_PREAMBLE = (
+    "You may call one of these tools. To call one, answer with nothing but\n"
+    '<tool_call>{"name": "TOOL", "arguments": {...}}</tool_call>\n'
+    "Otherwise answer the caller in plain words.\nTools:\n"
+)
+
+
+def _content(message: dict[str, Any]) -> str:
+    content = message.get("content") or ""
+    if isinstance(content, list):  # OpenAI content parts
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return str(content)
+
+
+def _tool_line(tool: dict[str, Any]) -> str:
+    fn = tool.get("function") or {}
+    params = json.dumps(fn.get("parameters") or {"type": "object", "properties": {}}, separators=(",", ":"))
+    return f"- {fn.get('name')}: {fn.get('description') or ''} arguments: {params}"
+
+
+def prompt(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
+    """The ChatML prompt for ``messages``, the tools described in the (first) system message."""
+    out: list[str] = []
+    tools_text = (TOOLS_PREAMBLE + "\n".join(_tool_line(t) for t in tools)) if tools else ""
+    if not messages or messages[0].get("role") != "system":
+        messages = [{"role": "system", "content": "You are a helpful assistant."}, *messages]
+    for i, m in enumerate(messages):
+        role, text = m.get("role"), _content(m)
+        if role == "system" and i == 0 and tools_text:
+            text = f"{text}\n\n{tools_text}"
+        if role == "assistant" and m.get("tool_calls"):
+            calls = [CALL_OPEN + json.dumps({"name": c["function"]["name"],
+                                             "arguments": _arguments(c["function"].get("arguments"))}) + CALL_CLOSE
+                     for c in m["tool_calls"]]
+            text = (text + "\n" if text else "") + "\n".join(calls)
+        if role == "tool":
+            role, text = "user", f"<tool_response>{text}</tool_response>"
+        out.append(f"<|im_start|>{role}\n{text}{END}\n")
+    out.append("<|im_start|>assistant\n")
+    return "".join(out)
+
+
+def _arguments(raw: Any) -> Any:
+    if isinstance(raw, str):
+        try:
+            return json.loads(raw or "{}")
+        except ValueError:
+            return raw
+    return raw or {}
+
+
+def _schema_rules(schema: dict[str, Any], root: str) -> str:
+    """gbnf rules for ``schema`` whose top rule is named ``root`` (llama.cpp's JSON-Schema converter)."""
+    from llama_cpp.llama_grammar import SchemaConverter
+
+    converter = SchemaConverter(prop_order={"name": 0, "arguments": 1}, allow_fetch=False, dotall=False,
+                                raw_pattern=False)
+    schema = converter.resolve_refs(schema, "request")
+    converter.visit(schema, "" if root == "root" else root)  # the converter names "" root
+    return converter.format_grammar()
+
+
+def calls_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
+    """One tool call, as JSON: the name of one of ``tools`` and arguments matching its schema."""
+    options = []
+    for tool in tools:
+        fn = tool.get("function") or {}
+        params = fn.get("parameters") or {"type": "object", "properties": {}}
+        options.append({"type": "object", "properties": {"name": {"const": fn.get("name")}, "arguments": params},
+                        "required": ["name", "arguments"], "additionalProperties": False})
+    return options[0] if len(options) == 1 else {"oneOf": options}
+
+
+def grammar_text(tools: list[dict[str, Any]] | None, tool_choice: Any,
+                 response_format: dict[str, Any] | None) -> str | None:
+    """The gbnf grammar a request's answer must follow, or None for free text."""
+    kind = (response_format or {}).get("type")
+    if kind in ("json_schema", "json_object"):
+        schema = (((response_format or {}).get("json_schema") or {}).get("schema")
+                  or (response_format or {}).get("schema") or {"type": "object"})
+        try:
+            return _schema_rules(schema, "root")
+        except Exception:  # noqa: BLE001 - a schema the converter cannot express: any JSON object
+            from llama_cpp.llama_grammar import JSON_GBNF
+
+            return JSON_GBNF
+    if not tools or tool_choice == "none":
+        return None
+    if isinstance(tool_choice, dict):
+        name = (tool_choice.get("function") or {}).get("name")
+        tools = [t for t in tools if (t.get("function") or {}).get("name") == name] or tools
+    call = f'call ::= "{CALL_OPEN}" call-json "{CALL_CLOSE}"\n' + _schema_rules(calls_schema(tools), "call-json")
+    if tool_choice == "required" or isinstance(tool_choice, dict):
+        return "root ::= call\n" + call
+    # A plain reply may not open with "<", so the first token tells a reply from a call.
+    return "root ::= call | say\nsay ::= [^<]+\n" + call
+
+
+def _chunk(cid: str, model: str, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]}
+
+
+def _parse_call(text: str) -> dict[str, Any] | None:
+    body = text.strip()
+    if not body.startswith(CALL_OPEN):
+        return None
+    body = body[len(CALL_OPEN):].split(CALL_CLOSE, 1)[0]
+    try:
+        found = json.loads(body)
+    except ValueError:
+        return None
+    return {"id": f"call_{uuid.uuid4().hex[:12]}", "type": "function",
+            "function": {"name": found.get("name"), "arguments": json.dumps(found.get("arguments") or {})}}
+
+
+def handler(llama: Any, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
+            tool_choice: Any = None, response_format: dict[str, Any] | None = None, stream: bool = False,
+            max_tokens: int | None = None, temperature: float = 0.2, top_p: float = 0.95, top_k: int = 40,
+            min_p: float = 0.05, stop: Any = None, seed: int | None = None, model: str | None = None,
+            repeat_penalty: float = 1.1, grammar: Any = None, **_: Any) -> Any:
+    """A llama-cpp-python chat-completion handler (see the module docstring)."""
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    if seed is not None:
+        llama.set_seed(seed)
+    text = grammar_text(tools, tool_choice, response_format)
+    if text is not None:
+        grammar = LlamaGrammar.from_string(text, verbose=False)
+    stops = [END] + ([stop] if isinstance(stop, str) else list(stop or []))
+    completion = llama.create_completion(
+        prompt=prompt(messages, tools if tool_choice != "none" else None), stream=True, grammar=grammar,
+        max_tokens=max_tokens, temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p, stop=stops,
+        repeat_penalty=repeat_penalty, model=model)
+    cid, name = f"chatcmpl-{uuid.uuid4().hex[:12]}", model or "local"
+    chunks = _chunks(completion, cid, name)
+    return chunks if stream else _whole(chunks, cid, name)
+
+
+def _chunks(completion: Iterator[dict[str, Any]], cid: str, model: str) -> Iterator[dict[str, Any]]:
+    yield _chunk(cid, model, {"role": "assistant", "content": ""})
+    held, calling, finish = "", None, "stop"
+    for part in completion:
+        choice = part["choices"][0]
+        piece = choice.get("text") or ""
+        finish = choice.get("finish_reason") or finish
+        if calling is None:
+            held += piece
+            start = held.lstrip()
+            if not start or (CALL_OPEN.startswith(start) and start != CALL_OPEN):
+                continue  # could still become a call
+            calling = start.startswith(CALL_OPEN)
+            if not calling:
+                yield _chunk(cid, model, {"content": held})
+            continue
+        if calling:
+            held += piece
+        elif piece:
+            yield _chunk(cid, model, {"content": piece})
+    if calling is None and held.strip():
+        yield _chunk(cid, model, {"content": held})
+    call = _parse_call(held) if calling else None
+    if call is not None:
+        yield _chunk(cid, model, {"tool_calls": [{"index": 0, **call}]})
+        finish = "tool_calls"
+    elif calling:
+        yield _chunk(cid, model, {"content": held})  # a call cut short by max_tokens: say so as text
+    yield _chunk(cid, model, {}, finish)
+
+
+def _whole(chunks: Iterator[dict[str, Any]], cid: str, model: str) -> dict[str, Any]:
+    content, calls, finish = "", [], "stop"
+    for chunk in chunks:
+        choice = chunk["choices"][0]
+        delta = choice["delta"]
+        content += delta.get("content") or ""
+        calls += [{k: v for k, v in c.items() if k != "index"} for c in delta.get("tool_calls") or []]
+        finish = choice["finish_reason"] or finish
+    message: dict[str, Any] = {"role": "assistant", "content": content or None}
+    if calls:
+        message["tool_calls"] = calls
+    return {"id": cid, "object": "chat.completion", "created": int(time.time()), "model": model,
+            "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}}
+
+
+def register() -> None:
+    """Make ``NAME`` a chat format llama-cpp-python (and its server) can be told to use."""
+    from llama_cpp.llama_chat_format import LlamaChatCompletionHandlerRegistry
+
+    LlamaChatCompletionHandlerRegistry().register_chat_completion_handler(NAME, handler, overwrite=True)
