@@ -31,6 +31,8 @@ def load_valid_project() -> Any:
     if any(d.severity == "error" for d in diags):
         click.echo(render_text(diags, len(project.files), len(project.resources)), err=True)
         raise UserError("the configuration has errors (above); nothing was planned. Fix them and run again")
+    for d in sorted(diags):  # warnings: e.g. a declared rule the runtime does not enforce yet (CB801)
+        click.echo(d.render(), err=True)
     return project
 
 

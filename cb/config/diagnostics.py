@@ -33,6 +33,7 @@ CODES = {
     "CB601": "inline-secret",
     "CB701": "project-file",
     "CB702": "no-config",
+    "CB801": "not-enforced",
 }
 
 

@@ -1,0 +1,66 @@
+"""Fields cb accepts but the runtime does not act on yet: one table, one warning each.
+
+A declared rule nobody enforces is worse than no rule: a team believes it is protected. Every
+such field is listed here (kind, path under the document -> what is not enforced), and ``cb
+validate`` and ``cb plan`` print a warning (CB801) for each one a document declares. Warnings do
+not change exit codes. The commit that makes the runtime act on a field deletes its row here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
+
+from .diagnostics import Diagnostic
+
+if TYPE_CHECKING:
+    from .project import Resource
+
+CODE = "CB801"
+
+#: (kind, field path) -> what the runtime does not do yet, said to the user.
+NOT_ENFORCED: dict[tuple[str, tuple[str, ...]], str] = {
+    ("CompliancePolicy", ("spec", "calling_windows")):
+        "calling windows are not enforced yet: the runner answers and places calls at any hour",
+    ("CompliancePolicy", ("spec", "do_not_call")):
+        "do-not-call lists are not enforced yet: no number is checked against them",
+    ("CompliancePolicy", ("spec", "recording_consent")):
+        "recording consent is not enforced yet: calls are recorded without a disclosure being played",
+    ("CompliancePolicy", ("spec", "attempts")):
+        "attempt limits are not enforced yet: a number may be called any number of times",
+    ("CompliancePolicy", ("spec", "pacing")):
+        "pacing is not enforced yet: calls are not limited per minute or by this policy's concurrency",
+    ("CompliancePolicy", ("spec", "attestation")):
+        "the STIR/SHAKEN attestation minimum is not enforced yet: outbound calls are not checked for it",
+    ("Agent", ("spec", "compliance")):
+        "compliance policies are not enforced yet: none of the referenced policies' rules is applied to calls",
+    ("Agent", ("spec", "phone", "voicemail")):
+        "the voicemail policy is not enforced yet: the runner does not detect answering machines, "
+        "every answer is treated as a person",
+    ("Agent", ("spec", "phone", "voicemail_message")):
+        "the voicemail message is not used yet: the runner never leaves a message on a machine",
+    ("Number", ("spec", "outbound_calls")):
+        "outbound calling is not enforced yet: the runner places no outbound calls, from this number or any",
+    ("Number", ("spec", "options")):
+        "number options are not read by any number provider yet",
+}
+
+
+def _declared(data: Any, path: tuple[str, ...]) -> bool:
+    node = data
+    for part in path:
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return node not in (None, False, [], {}, "")
+
+
+def warnings(resources: Iterable["Resource"]) -> Iterator[Diagnostic]:
+    """A CB801 warning for each field a document declares that the runtime does not act on."""
+    for r in resources:
+        data = r.doc.data if isinstance(r.doc.data, dict) else {}
+        for (kind, path), what in NOT_ENFORCED.items():
+            if kind == r.kind and _declared(data, path):
+                line, col = r.where(path, prefer_key=True)
+                yield Diagnostic(r.file, line, col, CODE, r.address, f"{'.'.join(path[1:])}: {what}",
+                                 "keep it if you plan for it, but do not rely on it; remove it to silence this",
+                                 severity="warning")
