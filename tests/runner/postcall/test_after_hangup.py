@@ -168,3 +168,42 @@ def test_installing_twice_leaves_one_post_call_pipeline(tmp_path):
         worker.close()
     finally:
         hooks.CALL_ENDED[:], hooks.CALL_OBSERVERS[:] = before
+
+
+@pytest.mark.parametrize("fail, said", [({"garbage": "<html>oops</html>"}, "not a chat completion"),
+                                        ({"status": 500}, "InternalServerError")])
+def test_a_failed_extraction_releases_its_webhook_at_once_with_the_true_error(tmp_path, receiver, fail, said):
+    """Issue 18.2: an LLM server answering garbage (the old local server's event stream) or 500
+    must not hold the webhook for its five-minute hold, nor blame a runner that did not stop."""
+    r = receiver([200])
+    server = ScriptedLLMServer(parse({"turns": [], "fail": {"on": "structured", **fail}})).start()
+    try:
+        after = AfterCall(tmp_path, llm_for=lambda _plan: (
+            openai.AsyncOpenAI(base_url=server.url, api_key="x", max_retries=0), "scripted"), max_attempts=2)
+        payload = asyncio.run(after.process(plan(r.url), RECORD, {"tool_records": [TOOL]}))
+    finally:
+        server.stop()
+    assert payload["returns"] is None and said in payload["returns_error"]
+    assert "runner stopped" not in payload["returns_error"]
+    [row] = Outbox.open(tmp_path).list()
+    assert row.status == "pending" and '"returns":null' in row.body and said in row.body  # released, not held
+    stored = outcomes.get(after.conn, "call_abc")
+    assert stored["returns"] is None and said in stored["returns_error"]
+
+
+def test_an_extraction_that_raises_still_releases_the_webhook(tmp_path, receiver):
+    r = receiver([200])
+
+    def broken(_plan):
+        class Client:  # a client whose create blows up with something no one anticipated
+            class chat:  # noqa: N801
+                class completions:  # noqa: N801
+                    @staticmethod
+                    async def create(**_kw):
+                        raise KeyError("choices")
+        return Client(), "m"
+
+    after = AfterCall(tmp_path, llm_for=broken)
+    payload = asyncio.run(after.process(plan(r.url), RECORD, {}))
+    assert payload["returns"] is None and "KeyError" in payload["returns_error"]
+    assert Outbox.open(tmp_path).list()[0].status == "pending"
