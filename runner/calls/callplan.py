@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from cb.config.models import AgentSpec
-from cb.config.templates import render
+from cb.config.templates import render_bounded
 from cb.state.types import thaw
 
 
@@ -48,6 +48,9 @@ class CallPlan:
     #: The return schema as pinned with the agent (a named ReturnSchema resolved from the same
     #: snapshot), so returns are extracted against the schema the call started with.
     returns_schema: dict[str, Any] | None = None
+    #: Why a template (instructions, greeting, voicemail message) could not be rendered: the call
+    #: is told sorry and hung up, and the record keeps this.
+    render_error: str | None = None
 
     @property
     def agent_name(self) -> str:
@@ -130,11 +133,17 @@ def plan_call(snapshot: Any, *, agent: str | None = None, to_number: str | None,
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     call = {"id": call_id, "direction": direction, "from_number": from_number, "to_number": to_number}
     context = context_for(settings, given or {}, call, started)
+    rendered, render_error = {}, None
+    for name in ("instructions", "greeting"):
+        try:
+            source = getattr(settings, name)
+            rendered[name] = render_bounded(source, context) if source else None
+        except Exception as exc:  # noqa: BLE001 - RenderLimit, jinja's errors, or what a template's maths raised
+            rendered[name], render_error = None, render_error or f"{name}: {type(exc).__name__}: {exc}"[:300]
     return CallPlan(
         call_id=call_id, direction=direction, from_number=from_number, to_number=to_number,
         number=number_address, agent=agent, agent_revision=rev.hash or "", state_serial=snapshot.serial,
         spec=spec, settings=settings, tools=tools, context=context,
-        instructions=render(settings.instructions, context),
-        greeting=render(settings.greeting, context) if settings.greeting else None, started=started,
-        returns_schema=returns_schema)
+        instructions=rendered["instructions"] or "", greeting=rendered["greeting"], started=started,
+        returns_schema=returns_schema, render_error=render_error)
 

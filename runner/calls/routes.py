@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from typing import Any
@@ -29,10 +30,12 @@ from ..auth import require_token
 from .callplan import NotRoutable
 from .metrics import CallMetrics
 from .records import CallRecords
-from .service import CallService, Refused, settings_value
+from .stream_messages import Guarded, Malformed, check, refuse
+from .service import PENDING_TTL_SECS, CallService, CannotAnswer, Refused, settings_value
 
 DEFAULT_MAX_CALLS = 25  # DESIGN.md: one process holds ~25 calls cleanly
 DEFAULT_DRAIN_SECS = 30.0
+APOLOGY = "Sorry, we cannot take your call right now. Please try again later."
 
 
 def twiml(body: str) -> Response:
@@ -56,7 +59,8 @@ def install(app: FastAPI, ctx: Any) -> None:
         default_profile=settings_value(settings, "profile", "CB_PROFILE", "local"),
         max_calls=settings_value(settings, "max_calls", "CB_MAX_CALLS", DEFAULT_MAX_CALLS),
         drain_secs=settings_value(settings, "drain_secs", "CB_DRAIN_SECS", DEFAULT_DRAIN_SECS),
-        lag_limit_secs=settings_value(settings, "max_loop_lag_ms", "CB_MAX_LOOP_LAG_MS", 250) / 1000)
+        lag_limit_secs=settings_value(settings, "max_loop_lag_ms", "CB_MAX_LOOP_LAG_MS", 250) / 1000,
+        pending_ttl_secs=settings_value(settings, "pending_ttl_secs", "CB_PENDING_TTL_SECS", PENDING_TTL_SECS))
     app.state.calls = service
     app.state.local_token = local_token(settings.state_dir)
     ctx.startup.append(service.start)
@@ -87,6 +91,8 @@ async def voice(request: Request) -> Response:
     if via is None:
         metrics.webhook_rejected.labels("signature").inc()
         return Response("invalid X-Twilio-Signature", status_code=403)
+    if not form.get("CallSid"):
+        return Response("CallSid is missing", status_code=400)
     # The voice URL may name the agent and the call's context (?agent=NAME&context=JSON): an
     # outbound call is created with them, a local call posts them. They are covered by the
     # signature (Twilio signs the full URL), so nobody else can set them.
@@ -97,12 +103,23 @@ async def voice(request: Request) -> Response:
         given = None
     if not isinstance(given, dict):
         return Response("?context= must be a JSON object of the agent's context variables", status_code=400)
+    if query.get("call"):  # an outbound call this runner placed is answered (outbound.py)
+        try:
+            plan = request.app.state.outbound.answer(query["call"], via, form)
+        except NotRoutable as exc:
+            ctx.log.warning("outbound call not answerable: %s", exc)
+            return twiml("<Hangup/>")
+        return stream_twiml(ws_url(base) + "/twilio/stream",
+                            {"call_id": plan.call_id, "agent": plan.agent, "revision": plan.agent_revision})
     agent = "agent." + query["agent"] if query.get("agent") else None
     try:
-        plan = service.admit(agent=agent, to_number=form.get("To"), from_number=form.get("From"),
-                             direction=form.get("Direction", "inbound").split("-")[0], via=via,
-                             provider_call_id=form.get("CallSid"), account_sid=form.get("AccountSid"),
-                             given=given)
+        # Off the event loop: rendering the agent's templates is bounded, but not free.
+        plan = await asyncio.to_thread(
+            service.admit, agent=agent, to_number=form.get("To"), from_number=form.get("From"),
+            direction=form.get("Direction", "inbound").split("-")[0], via=via,
+            provider_call_id=form.get("CallSid"), account_sid=form.get("AccountSid"), given=given)
+    except CannotAnswer:
+        return twiml(f"<Say>{APOLOGY}</Say><Hangup/>")
     except Refused as exc:
         ctx.log.warning("call to %s refused: %s", form.get("To"), exc.reason)
         return twiml('<Reject reason="busy"/>')
@@ -110,6 +127,8 @@ async def voice(request: Request) -> Response:
         metrics.refused.labels("not_routable").inc()
         ctx.log.warning("call to %s not routable: %s", form.get("To"), exc)
         return twiml("<Say>This number is not in service.</Say><Hangup/>")
+    if form.get("StirVerstat"):  # Twilio's STIR/SHAKEN verification of an inbound caller ID
+        service.records.update(plan.call_id, stir_verstat=form["StirVerstat"])
     return stream_twiml(ws_url(base) + "/twilio/stream",
                         {"call_id": plan.call_id, "agent": plan.agent, "revision": plan.agent_revision})
 
@@ -121,16 +140,26 @@ async def stream(websocket: WebSocket) -> None:
 
     service = websocket.app.state.calls
     await websocket.accept()
-    start = await _read_start(websocket)
-    pending = service.claim(((start or {}).get("customParameters") or {}).get("call_id", ""))
-    if start is None or pending is None:
-        await websocket.close(code=1008, reason="unknown or expired call")
+    try:
+        start = await _read_start(websocket)
+    except Malformed as exc:
+        await refuse(websocket, str(exc))
+        return
+    if start is None:
+        await refuse(websocket, "no start message")
+        return
+    call_id = (start.get("customParameters") or {}).get("call_id", "")
+    try:
+        pending = service.claim(call_id, start.get("callSid"))
+    except Refused as exc:
+        await refuse(websocket, exc.reason, call_id or "stream")
         return
     session = CallSession(pending.plan, service.records, service.metrics, default_profile=service.default_profile)
     service.sessions[pending.plan.call_id] = session
+    websocket.app.state.outbound.attach(session)  # screens an outbound call (outbound.py)
     real = pending.via == "twilio"
     try:
-        await session.run(websocket, Stream(
+        await session.run(Guarded(websocket, pending.plan.call_id), Stream(
             stream_sid=start.get("streamSid", ""), call_sid=start.get("callSid"),
             account_sid=start.get("accountSid") or pending.account_sid,
             auth_token=os.environ.get("TWILIO_AUTH_TOKEN") if real else None,
@@ -139,7 +168,13 @@ async def stream(websocket: WebSocket) -> None:
         service.sessions.pop(pending.plan.call_id, None)
 
 
-@router.get("/metrics")
+def _metrics_auth(request: Request) -> None:
+    """/metrics is behind the token unless the operator chose ``--metrics-public``."""
+    if not getattr(request.app.state.cb.settings, "metrics_public", False):
+        require_token(request)
+
+
+@router.get("/metrics", dependencies=[Depends(_metrics_auth)])
 def prometheus(service: CallService = Depends(_service)) -> Response:
     metrics = service.metrics
     return Response(metrics.render(), media_type=metrics.content_type)
@@ -170,14 +205,16 @@ def get_call(call_id: str, service: CallService = Depends(_service)) -> dict[str
 
 
 async def _read_start(websocket: WebSocket) -> dict[str, Any] | None:
-    """Skip ``connected``; return the ``start`` event's body (streamSid, callSid, customParameters)."""
+    """Skip ``connected``; return the ``start`` event's body (streamSid, callSid, customParameters).
+    A message that is not a Media Streams message raises ``Malformed``."""
     for _ in range(10):
         try:
-            message = json.loads(await websocket.receive_text())
-        except Exception:  # noqa: BLE001 - a peer that does not speak the protocol is just closed
+            raw = await websocket.receive_text()
+        except Exception:  # noqa: BLE001 - the peer went away, or sent bytes
             return None
-        if message.get("event") == "start":
-            body = dict(message.get("start") or {})
+        message = check(raw)
+        if message["event"] == "start":
+            body = dict(message["start"])
             body.setdefault("streamSid", message.get("streamSid"))
             return body
     return None

@@ -3,6 +3,10 @@
 A call is admitted at its webhook (it pins the snapshot then) and becomes active when its media
 stream starts. Admission refuses a call rather than ruining every call: at ``max_calls``, while
 the event loop runs late (DESIGN.md: a saturated process degrades silently), or while draining.
+
+A pending call (admitted, no stream yet) holds capacity only while its stream can still come: a
+timer forgets it ``PENDING_TTL_SECS`` after the webhook, so /readyz recovers by itself. A CallSid
+is admitted once: a replayed webhook (same CallSid, even correctly signed) is refused.
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +29,7 @@ from .records import CallRecord, CallRecords
 log = logging.getLogger("cb.runner.calls")
 
 PENDING_TTL_SECS = 60.0  # a webhook answered but no media stream yet: forget it after this
+SEEN_CALL_SIDS = 100_000  # CallSids remembered against replays (oldest forgotten first)
 LAG_LIMIT_SECS = 0.25  # default: a loop this late on average (smoothed over ~1 s) refuses new calls
 
 
@@ -32,6 +39,16 @@ class Pending:
     via: str  # "twilio" | "local": who signed the webhook
     account_sid: str | None
     expires: float
+    provider_call_id: str | None = None  # the signed webhook's CallSid: the stream must name the same
+
+
+class CannotAnswer(Exception):
+    """The call was admitted but cannot be answered (a template failed to render): the caller is
+    told sorry, the record says why."""
+
+    def __init__(self, plan: CallPlan):
+        super().__init__(plan.render_error)
+        self.plan = plan
 
 
 class Refused(Exception):
@@ -42,7 +59,8 @@ class Refused(Exception):
 
 class CallService:
     def __init__(self, store: Any, records: CallRecords, metrics: CallMetrics, *, default_profile: str,
-                 max_calls: int, drain_secs: float, lag_limit_secs: float = LAG_LIMIT_SECS):
+                 max_calls: int, drain_secs: float, lag_limit_secs: float = LAG_LIMIT_SECS,
+                 pending_ttl_secs: float = PENDING_TTL_SECS):
         self.store = store
         self.records = records
         self.metrics = metrics
@@ -50,12 +68,16 @@ class CallService:
         self.max_calls = max_calls
         self.drain_secs = drain_secs
         self.lag_limit = lag_limit_secs
+        self.pending_ttl = pending_ttl_secs
         self.pending: dict[str, Pending] = {}
         self.sessions: dict[str, Any] = {}
         self.draining = False
         self.loop_lag = 0.0
         self.warm = False
         self._lag_task: asyncio.Task | None = None
+        self.seen: OrderedDict[str, None] = OrderedDict()  # CallSids admitted, against replays
+        self._loop: asyncio.AbstractEventLoop | None = None  # set by start(); admit may run in a thread
+        self._admitting = threading.Lock()
 
     # ---------------------------------------------------------------- admission
     def readiness(self) -> tuple[bool, str]:
@@ -74,10 +96,18 @@ class CallService:
               agent: str | None = None) -> CallPlan:
         """Pin the current snapshot for a new call and record it; raise Refused or NotRoutable."""
         self._expire()
-        ready, why = self.readiness()
-        if not ready:
-            self.metrics.refused.labels(why.split(":")[0].split(" (")[0]).inc()
-            raise Refused(why)
+        with self._admitting:  # admit runs in worker threads: check and take capacity and the CallSid at once
+            if provider_call_id and provider_call_id in self.seen:
+                self.metrics.refused.labels("replay").inc()
+                raise Refused(f"CallSid {provider_call_id} was already admitted (replayed webhook)")
+            ready, why = self.readiness()
+            if not ready:
+                self.metrics.refused.labels(why.split(":")[0].split(" (")[0]).inc()
+                raise Refused(why)
+            if provider_call_id:
+                self.seen[provider_call_id] = None
+                while len(self.seen) > SEEN_CALL_SIDS:
+                    self.seen.popitem(last=False)
         snapshot = self.store.snapshot()  # the pin: this call sees this serial until it ends
         plan = plan_call(snapshot, agent=agent, to_number=to_number, from_number=from_number,
                          direction=direction, given=given or {})
@@ -85,24 +115,43 @@ class CallService:
             id=plan.call_id, agent=plan.agent, agent_revision=plan.agent_revision, state_serial=plan.state_serial,
             number=plan.number, direction=direction, from_number=from_number, to_number=to_number,
             provider_call_id=provider_call_id))
-        self.pending[plan.call_id] = Pending(plan, via, account_sid, time.monotonic() + PENDING_TTL_SECS)
+        if plan.render_error:
+            log.error("call %s cannot be answered: %s", plan.call_id, plan.render_error)
+            self.records.finish(plan.call_id, "failed", "error", [], plan.render_error)
+            self.metrics.refused.labels("template").inc()
+            raise CannotAnswer(plan)
+        self.pending[plan.call_id] = Pending(plan, via, account_sid, time.monotonic() + self.pending_ttl,
+                                             provider_call_id)
+        if self._loop is not None:  # on time, not on the next admit: /readyz recovers with no traffic
+            self._loop.call_soon_threadsafe(self._loop.call_later, self.pending_ttl + 0.05, self._expire)
         log.info("call %s admitted: %s@%s (serial %d)", plan.call_id, plan.agent, plan.agent_revision[:12],
                  plan.state_serial)
         return plan
 
-    def claim(self, call_id: str) -> Pending | None:
-        """The pending call a media stream names; single use."""
+    def claim(self, call_id: str, call_sid: str | None = None) -> Pending:
+        """The pending call a media stream names, single use; Refused when there is none, or when
+        the stream's callSid is not the CallSid of the signed webhook that admitted the call."""
         self._expire()
-        return self.pending.pop(call_id, None)
+        pending = self.pending.get(call_id)
+        if pending is None:
+            raise Refused("unknown or expired call")
+        if (call_sid or None) != (pending.provider_call_id or None):
+            self.metrics.refused.labels("stream_mismatch").inc()
+            raise Refused(f"the stream's callSid {str(call_sid)[:40]!r} is not the CallSid of the webhook "
+                          f"that admitted {call_id}")
+        return self.pending.pop(call_id)
 
     def _expire(self) -> None:
         now = time.monotonic()
-        for call_id in [c for c, p in self.pending.items() if p.expires < now]:
-            self.pending.pop(call_id)
+        for call_id in [c for c, p in list(self.pending.items()) if p.expires < now]:
+            if self.pending.pop(call_id, None) is None:
+                continue
+            log.warning("call %s expired: its media stream never connected", call_id)
             self.records.finish(call_id, "failed", "no_media_stream", [], "the media stream never connected")
 
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._lag_task = asyncio.create_task(self._watch_loop_lag(), name="cb-loop-lag")
         asyncio.create_task(self._warm_up(), name="cb-warm-up")
 
@@ -154,4 +203,4 @@ def settings_value(settings: Any, name: str, env: str, default: Any) -> Any:
     return type(default)(value) if value is not None else default
 
 
-__all__ = ["CallService", "NotRoutable", "Refused", "Pending", "settings_value"]
+__all__ = ["CallService", "CannotAnswer", "NotRoutable", "Refused", "Pending", "settings_value"]
