@@ -18,11 +18,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
 
 from cb.providers.base import ProviderError
-from cb.providers.registry import ProviderRegistry, desired_number, differences
+from cb.providers.registry import ProviderRegistry, desired_number, differences, moved_runner_url
 from cb.state.errors import StateError
 from cb.state.store import Change, StateStore
 from cb.state.types import Cause, thaw
 
+from .integrity import check_binding, check_documents, check_hashes, fingerprint
 from .references import dangling
 
 log = logging.getLogger("cb.apply")
@@ -59,32 +60,45 @@ class Engine:
         snap = self.store.snapshot()
         if self._view_cache is None or self._view_cache[0] != snap.serial:
             self._view_cache = (snap.serial, {a: revision_meta(r) for a, r in snap.resources.items()})
-        view = {"lineage": snap.lineage, "serial": snap.serial, "resources": self._view_cache[1],
+        view = {"lineage": snap.lineage, "serial": snap.serial, "fingerprint": fingerprint(snap),
+                "resources": self._view_cache[1],
                 "lock": (lock.to_dict() if (lock := self.store.current_lock()) else None)}
         if refresh:
             view["observed"] = self.observe(snap)
         return view
 
     def observe(self, snap: Any) -> dict[str, Any]:
+        return self.observe_documents({a: thaw(r.content) for a, r in snap.resources.items() if r.kind == "Number"})
+
+    def observe_documents(self, documents: dict[str, Any]) -> dict[str, Any]:
+        """What each external number's provider holds, against what cb would set there: live numbers
+        (drift) and numbers a plan would create (held already, or missing). Local numbers are skipped."""
         out: dict[str, Any] = {}
-        for address, rev in snap.resources.items():
-            if rev.kind != "Number":
+        for address, content in documents.items():
+            try:
+                name = content["spec"].get("provider", "local")
+                number = content["spec"]["number"]
+            except (KeyError, TypeError, AttributeError):
                 continue
-            name = rev.content["spec"].get("provider", "local")
             try:
                 provider = self.providers.get(name)
                 if not self.providers.is_external(provider):
                     continue
-                have = provider.read(rev.content["spec"]["number"])
+                have = provider.read(number)
             except ProviderError as exc:
                 out[address] = {"provider": name, "error": str(exc)}
                 continue
             if have is None:
                 out[address] = {"provider": name, "missing": True}
                 continue
-            diffs = differences(have, desired_number(thaw(rev.content), self.providers.settings))
-            out[address] = {"provider": name, "sid": have.sid,
-                            "differences": {k: list(v) for k, v in diffs.items()}}
+            desired = desired_number(content, self.providers.settings)
+            diffs = differences(have, desired)
+            entry = {"provider": name, "sid": have.sid, "updated_at": have.updated_at,
+                     "differences": {k: list(v) for k, v in diffs.items()}}
+            old = moved_runner_url(have, desired) if diffs else None
+            if old:
+                entry["public_url_changed"] = {"from": old, "to": desired.voice_url.rsplit("/twilio/voice", 1)[0]}
+            out[address] = entry
         return out
 
     def contents(self, addresses: list[str]) -> dict[str, Any]:
@@ -92,10 +106,12 @@ class Engine:
         return {a: thaw(snap.resources[a].content) for a in addresses if a in snap.resources}
 
     # ------------------------------------------------------------------ writing
-    def check(self, expect_lineage: str | None, expect_serial: int | None, lock_id: str | None) -> None:
+    def check(self, expect_lineage: str | None, expect_serial: int | None, lock_id: str | None,
+              expect_fingerprint: str | None = None) -> None:
         """Refuse early (stale plan, lock held) before anything is touched; commit checks again."""
         self.store.commit([], source="apply", expect_lineage=expect_lineage, expect_serial=expect_serial,
                           lock_id=lock_id)
+        check_binding(self.store.snapshot(), expect_fingerprint)
 
     def apply(self, changes: list[Change], **kw: Any) -> ApplyResult:
         result = None
@@ -107,9 +123,13 @@ class Engine:
 
     def apply_steps(self, changes: list[Change], *, source: str, cause: Cause, applied_by: str,
                     expect_lineage: str | None = None, expect_serial: int | None = None,
-                    lock_id: str | None = None) -> Iterator[dict[str, Any]]:
-        """Apply, yielding one progress event per resource and finally {"event": "result", ...}."""
+                    lock_id: str | None = None, expect_fingerprint: str | None = None,
+                    hashes: dict[str, str | None] | None = None) -> Iterator[dict[str, Any]]:
+        """Apply, yielding one progress event per resource and finally {"event": "result", ...}.
+        Nothing is touched until cb.apply.integrity's checks pass (binding, hashes, cb validate)."""
+        self.check(expect_lineage, expect_serial, lock_id, expect_fingerprint)
         snap = self.store.snapshot()
+        check_hashes(changes, hashes or {})
         guarded = [c.address for c in changes if c.action == "delete" and c.address in snap.resources
                    and ((snap.resources[c.address].content or {}).get("spec") or {}).get("lifecycle", {}).get("prevent_destroy")]
         if guarded:
@@ -118,6 +138,7 @@ class Engine:
         problems = dangling(snap.resources, changes)
         if problems:
             raise StateError("the change set was refused, nothing was applied:\n  " + "\n  ".join(problems))
+        check_documents(snap.resources, changes)
         external, runner_side = [], []
         for change in changes:
             provider = None
@@ -132,8 +153,6 @@ class Engine:
             raise StateError("refusing to point numbers at this runner: it has no public URL, and a carrier cannot "
                              f"call {self.providers.settings.public_base_url}. Start it with --public-url URL "
                              "(or CB_PUBLIC_URL) at which the provider reaches it; nothing was applied")
-        self.check(expect_lineage, expect_serial, lock_id)
-
         done: list[str] = []
         serial = [snap.serial if expect_serial is None else expect_serial]
 
@@ -188,8 +207,11 @@ class Engine:
                         raise ProviderError(f"the {provider.name} account does not hold {desired.number}; "
                                             "set spec.purchase: true to buy it, or add it to the account first")
                     provider.create(desired)
-                else:
+                elif differences(have, desired):
                     provider.update(have, desired)
+                else:  # only cb-side fields changed (e.g. spec.agent): nothing to send to the provider
+                    log.info("%s: %s already points at this runner; nothing sent to %s", change.address,
+                             desired.number, provider.name)
                 record([change])
             except (ProviderError, StateError) as exc:
                 yield from fail(change.address, exc)
@@ -219,7 +241,8 @@ class Engine:
         lock = self.store.acquire_lock(applied_by, f"{source} apply")
         try:
             return self.apply(changes, source=source, cause=cause or Cause(), applied_by=applied_by,
-                              expect_lineage=plan.lineage, expect_serial=plan.serial, lock_id=lock.id)
+                              expect_lineage=plan.lineage, expect_serial=plan.serial, lock_id=lock.id,
+                              expect_fingerprint=plan.fingerprint, hashes=plan.hashes())
         finally:
             self.store.release_lock(lock.id)
 
@@ -231,4 +254,4 @@ class InProcessRunner:
     url = "in-process"
 
     def __init__(self, engine: Engine):
-        self.state, self.contents = engine.state_view, engine.contents
+        self.state, self.contents, self.observe = engine.state_view, engine.contents, engine.observe_documents

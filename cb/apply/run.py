@@ -22,13 +22,18 @@ class ApplyFailed(Exception):
 
 def apply_plan(client: Any, plan: Plan, *, source: str, cause: dict[str, Any], applied_by: str,
                echo: Callable[[str], None]) -> dict[str, Any]:
+    from cb.client import RunnerError
+
     changes = to_changes(plan.changes)
     lock = client.lock(applied_by, f"{source} {plan.project}")
+    started = False
     try:
-        body = {"lock_id": lock["id"], "lineage": plan.lineage, "serial": plan.serial, "source": source,
-                "cause": cause, "applied_by": applied_by, "changes": to_wire(changes)}
+        body = {"lock_id": lock["id"], "lineage": plan.lineage, "serial": plan.serial, "fingerprint": plan.fingerprint,
+                "source": source, "cause": cause, "applied_by": applied_by, "changes": to_wire(changes, plan.hashes())}
         result = None
-        for event in client.apply(body):
+        events = client.apply(body)
+        started = True
+        for event in events:
             kind = event["event"]
             if kind == "start":
                 echo(f"{event['address']}: {VERB[event['action']][0]}...")
@@ -38,8 +43,17 @@ def apply_plan(client: Any, plan: Plan, *, source: str, cause: dict[str, Any], a
                 echo(f"{event['address']}: FAILED: {event['error']}")
             elif kind == "result":
                 result = event["result"]
+    except RunnerError as exc:
+        if started and exc.status == 0:  # the request went out: the runner may have committed it
+            raise ApplyFailed(f"lost the runner during the apply ({exc}). The apply may have landed, in part or in "
+                              "full: run `cb history` to see what was recorded and `cb plan` to see what is left. "
+                              f"If the state lock is still held, release it with `cb force-unlock {lock['id']}`") from None
+        raise
     finally:
-        client.unlock(lock["id"])
+        try:
+            client.unlock(lock["id"])
+        except RunnerError:
+            pass  # the runner is gone; the message above says how to release the lock
     if result is None:
         raise ApplyFailed("the runner ended the apply without a result; run `cb plan` to see what landed")
     if not result["ok"]:

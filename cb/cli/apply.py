@@ -39,6 +39,9 @@ def apply(planfile: str | None, auto_approve: bool, overwrite_drift: bool, locke
             saved = Plan.loads(open(planfile).read())
         except (ValueError, KeyError, TypeError) as exc:
             raise UserError(f"{planfile}: {exc}") from None
+        if not saved.fingerprint:
+            raise UserError(f"{planfile}: the plan has no state fingerprint, so the runner cannot tell which state it "
+                            "was made against (was it edited?); make it again with `cb plan --out FILE`")
         if message:
             saved.cause["message"] = message
         if locked:
@@ -60,11 +63,17 @@ def apply(planfile: str | None, auto_approve: bool, overwrite_drift: bool, locke
                 raise UserError("cannot plan:\n  " + "\n  ".join(saved.errors))
             click.echo(render(saved, "text"))
             if not saved.has_changes:
+                if saved.held_back:
+                    click.echo(held_back_line(saved))
                 return
             if not auto_approve:
                 if not sys.stdin.isatty():
                     raise UserError("refusing to apply without confirmation: pass --auto-approve, or apply a saved plan")
                 click.confirm("Apply these changes?", abort=True)
+        elif not saved.has_changes and saved.held_back:
+            # A merged PR whose plan does nothing must not pass silently (exit 1, as a failed apply).
+            raise UserError(held_back_line(saved) + "\n  " + "\n  ".join(
+                f"{c.address}: {c.skipped}" for c in saved.held_back))
         elif not saved.has_changes:
             click.echo("The plan has no changes; nothing to apply.")
             return
@@ -73,3 +82,12 @@ def apply(planfile: str | None, auto_approve: bool, overwrite_drift: bool, locke
         except ApplyFailed as exc:
             raise UserError(str(exc)) from None
     click.echo(f"Apply complete: {len(result['applied'])} changed; state serial {result['serial']}.")
+    if saved.held_back:
+        click.echo(held_back_line(saved))
+
+
+def held_back_line(plan) -> str:
+    n = len(plan.held_back)
+    return (f"Nothing applied for {n} change{'s' if n != 1 else ''} held back by drift "
+            f"({', '.join(c.address for c in plan.held_back)}): the live revision was changed outside git. "
+            "Make git match live, or plan with --overwrite-drift to revert it.")

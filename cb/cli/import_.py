@@ -29,4 +29,6 @@ def import_(address: str, runner_url: str | None, token_file: str | None) -> Non
                                   "applied_by": applied_by(), "lock_id": lock["id"]})
         finally:
             client.unlock(lock["id"])
+    for field, value in (out.get("held") or {}).items():
+        click.echo(f"  {field}: {value}")
     click.echo(f"Imported {address}: state serial {out['serial']}. Run `cb plan` to see what apply would change.")

@@ -11,7 +11,7 @@ from .errors import EXIT_CHANGES, EXIT_OK, UserError
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
               help="markdown is sized for a pull-request comment.")
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Save the plan for `cb apply FILE`.")
-@click.option("--detailed-exitcode", is_flag=True, help="Exit 0: no changes, 1: error, 2: changes (or drift).")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0: no changes, 1: error, 2: changes (including changes held back by drift).")
 @click.option("--overwrite-drift", is_flag=True, help="Revert changes made outside git (watch, rollback, provider console).")
 @click.option("--locked", is_flag=True, help="Fail if the configuration no longer matches cb.lock.")
 @click.option("-m", "--message", help="Why: recorded on the revisions when this plan is applied.")
@@ -43,6 +43,6 @@ def plan(paths: tuple[str, ...], fmt: str, out: str | None, detailed_exitcode: b
     if out:
         save(result, out)
         click.echo(f"Saved the plan to {out}; apply it with: cb apply {out}", err=True)
-    if detailed_exitcode and (result.has_changes or result.drifted):
+    if detailed_exitcode and (result.has_changes or result.held_back):
         raise SystemExit(EXIT_CHANGES)
     raise SystemExit(EXIT_OK)

@@ -192,6 +192,43 @@ def inline_secrets(resources: list["Resource"]) -> Iterator[Diagnostic]:
                     break
 
 
+#: Hosts a tool or webhook must never be pointed at: the cloud metadata services (instance credentials).
+METADATA_HOSTS = {"metadata.google.internal", "metadata.goog", "metadata", "instance-data", "instance-data.ec2.internal"}
+
+
+def _forbidden_host(url: str) -> str | None:
+    """Why ``url`` must not be called from the runner, or None. Loopback and private addresses stay
+    allowed (a tool on the runner's own host is common); link-local (169.254.0.0/16, fe80::/10, where
+    every cloud serves instance credentials) and the metadata host names never are."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    try:
+        host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    except ValueError:
+        return "it is not a URL"
+    if host in METADATA_HOSTS:
+        return f"{host} is a cloud metadata service"
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if ip.is_link_local or ip.is_unspecified or ip.is_multicast or (ip.version == 6 and ip.ipv4_mapped and ip.ipv4_mapped.is_link_local):
+        return f"{host} is a link-local address (where cloud metadata services answer)"
+    return None
+
+
+def urls(resources: list["Resource"]) -> Iterator[Diagnostic]:
+    """Every URL the runner will call (tool http.url, agent webhook.url) must not reach link-local or metadata hosts."""
+    for r in resources:
+        for path, text in _strings(r.doc.data.get("spec"), ("spec",)):
+            if path[-1] == "url" and isinstance(text, str):
+                why = _forbidden_host(text)
+                if why:
+                    yield _diag(r, path, "CB602", f"{'.'.join(map(str, path))} points at {text!r}: {why}",
+                                "call your own service by its real host name; the runner never calls metadata or link-local addresses")
+
+
 def _env_name(*parts: str) -> str:
     return re.sub(r"[^A-Z0-9]+", "_", "_".join(parts).upper()).strip("_")
 
@@ -212,6 +249,7 @@ def run(resources: list["Resource"], partial: list["Resource"], settings: Projec
     diags += json_schemas(unique)
     diags += templates(by_kind["Agent"].values())
     diags += inline_secrets(unique)
+    diags += urls(unique)
     by_address: dict[str, "Resource"] = {}
     for r in resources:
         by_address.setdefault(r.address, r)

@@ -3,7 +3,9 @@
 Produced by `cb apply` (cb.apply.run, from a plan) and by anything else that drives the admin API
 (bench/, tests); consumed by the runner's admin routes, which refuse the whole set before anything
 is touched when one entry is wrong. Each entry is ``{address, kind, name, action, content,
-moved_from}``; ``content`` is the full canonical document, absent or null for a delete.
+moved_from, hash}``; ``content`` is the full canonical document, absent or null for a delete;
+``hash``, when given, is the content hash the plan recorded, and the runner refuses the set when
+the content does not hash to it (``hashes``).
 """
 
 from __future__ import annotations
@@ -19,9 +21,17 @@ from cb.state.store import Change
 ACTIONS = ("create", "update", "delete", "move")
 
 
-def to_wire(changes: list[Change]) -> list[dict[str, Any]]:
+def to_wire(changes: list[Change], hashes: dict[str, str | None] | None = None) -> list[dict[str, Any]]:
+    hashes = hashes or {}
     return [{"address": c.address, "kind": c.kind, "name": c.name, "action": c.action, "content": c.content,
-             "moved_from": c.moved_from} for c in changes]
+             "moved_from": c.moved_from, **({"hash": hashes[c.address]} if hashes.get(c.address) else {})}
+            for c in changes]
+
+
+def hashes(raw: list[dict[str, Any]]) -> dict[str, str | None]:
+    """address -> the hash each entry declares (entries without one are not hash-checked)."""
+    return {item["address"]: item["hash"] for item in raw if isinstance(item, dict) and isinstance(item.get("hash"), str)
+            and isinstance(item.get("address"), str)}
 
 
 def from_wire(raw: list[dict[str, Any]]) -> list[Change]:

@@ -3,8 +3,10 @@
 1. The saved plan file (``cb plan --out FILE``; ``Plan.dumps`` / ``Plan.loads``, ``kind: cb-plan``):
    produced by the planner (cb.plan.planner), consumed by `cb apply FILE`. It carries the full
    content it will apply (never re-read from files at apply time), so what a reviewer saw is
-   exactly what lands; and it carries the state lineage and serial it saw, so it refuses to apply
-   once either moved, including a plan made against empty state.
+   exactly what lands; and it carries the state lineage, serial and fingerprint it saw, so it
+   refuses to apply once any moved (or was edited), including a plan made against empty state.
+   The runner checks each change's content against its ``after_hash`` and re-validates it
+   (cb.apply.integrity) before it commits anything.
 2. ``cb plan --format json`` (``PlanDocument``, published as ``schemas/plan.json``): produced by
    cb.plan.render_json from a ``Plan``, consumed by tools that read plans (CI, PR bots). Checked
    against the renderer's output in tests, so the schema cannot drift from what cb prints.
@@ -46,6 +48,7 @@ class ResourceChange:
     fields: list[FieldChange] = field(default_factory=list)
     drift: dict[str, Any] | None = None  # who changed the live revision outside git, and how
     skipped: str | None = None  # why a change is held back (drift without --overwrite-drift)
+    note: str | None = None  # why it changes when that is not the configuration (the runner's URL moved)
 
     @property
     def is_change(self) -> bool:
@@ -64,6 +67,7 @@ class Plan:
     cause: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     targeted: bool = False  # made from some files only: resources outside them are left alone
+    fingerprint: str | None = None  # sha256 of the live snapshot the plan was made against (cb.apply.integrity)
     format_version: str = FORMAT_VERSION
 
     @property
@@ -75,15 +79,35 @@ class Plan:
         return [c for c in self.changes if c.drift]
 
     @property
+    def held_back(self) -> list[ResourceChange]:
+        """Changes git asks for that are not applied: the live revision drifted (no --overwrite-drift)."""
+        return [c for c in self.changes if c.skipped]
+
+    def hashes(self) -> dict[str, str | None]:
+        """address -> the content hash each pending change must have when the runner commits it."""
+        return {c.address: c.after_hash for c in self.pending}
+
+    @property
     def has_changes(self) -> bool:
         return bool(self.pending)
 
     def counts(self) -> dict[str, int]:
+        """Per action, the changes that will be applied; ``drift``: the changes held back by drift
+        (their actions stay what --overwrite-drift would do, and are not counted under them)."""
         out = {"create": 0, "update": 0, "delete": 0, "move": 0, "no-op": 0, "drift": 0}
         for c in self.changes:
             if c.skipped:
                 out["drift"] += 1
                 continue
+            for a in c.actions:
+                out[a] += 1
+        return out
+
+    def action_counts(self) -> dict[str, int]:
+        """Per action, every change that has it (held back or not), so it agrees with ``actions``;
+        ``drift``: how many of them are held back by drift."""
+        out = {"create": 0, "update": 0, "delete": 0, "move": 0, "no-op": 0, "drift": len(self.held_back)}
+        for c in self.changes:
             for a in c.actions:
                 out[a] += 1
         return out
@@ -148,9 +172,12 @@ class ResourceChangeDoc(_Closed):
     fields: list[FieldPath] | None = None
     drift: Drift | None = None
     skipped: str | None = Field(None, description="Why this change is held back (drift without --overwrite-drift).")
+    note: str | None = Field(None, description="Why it changes when the configuration did not (e.g. the runner's public URL moved).")
 
 
 class Summary(_Closed):
+    """Per action, how many resource_changes have it (held back or not); drift: how many are held back."""
+
     create: int
     update: int
     delete: int
@@ -171,6 +198,8 @@ class PlanDocument(_Closed):
     has_changes: bool
     targeted: bool
     summary: Summary
+    drift: list[dict[str, Any]] = Field(description="Live revisions changed outside git, each with who, when and "
+                                        "whether its change is held back; reported here, never as a change.")
     cause: dict[str, Any]
     errors: list[str]
     resource_changes: list[ResourceChangeDoc]

@@ -3,7 +3,9 @@
 Hashes decide what changed (canonical JSON, so key order never makes noise); contents are
 fetched only for the addresses that differ, which keeps a no-op plan over thousands of resources
 cheap. Drift (a live revision written by watch or rollback, or a number changed at its provider)
-is shown and held back unless ``overwrite_drift``.
+is shown with its diff and held back unless ``overwrite_drift``; it exists only while git and live
+differ, so it clears once they agree again. What a provider holds shows as ``provider.<field>``
+changes (before: what it holds now, after: what apply sets), for numbers to create too.
 """
 
 from __future__ import annotations
@@ -24,14 +26,22 @@ def _drift_of(meta: Mapping[str, Any], observed: Mapping[str, Any] | None) -> di
         cause = meta.get("cause") or {}
         drift.update({"source": meta["source"], "by": meta.get("applied_by"), "at": meta.get("applied_at"),
                       "message": cause.get("message"), "revision": meta.get("id")})
-    if observed and meta.get("source") != "import":
+    if observed and meta.get("source") != "import" and not observed.get("public_url_changed"):
+        outside = f"outside cb (at the {observed.get('provider')} provider)"
         if observed.get("missing"):
-            drift.update({"provider": observed.get("provider"), "missing": True,
-                          "by": drift.get("by") or f"outside cb (at the {observed.get('provider')} provider)"})
+            drift.update({"provider": observed.get("provider"), "missing": True, "by": drift.get("by") or outside})
         elif observed.get("differences"):
             drift.update({"provider": observed.get("provider"), "differences": observed["differences"],
-                          "by": drift.get("by") or f"outside cb (at the {observed.get('provider')} provider)"})
+                          "by": drift.get("by") or outside})
+            if observed.get("updated_at") and not drift.get("at"):
+                drift["at"] = observed["updated_at"]
     return drift or None
+
+
+def provider_fields(observed: Mapping[str, Any] | None) -> list[FieldChange]:
+    """What the provider holds now against what apply sets there (``provider.voice_url`` ...)."""
+    return [FieldChange(f"provider.{name}", have, want) for name, (have, want)
+            in sorted(((observed or {}).get("differences") or {}).items())]
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -89,12 +99,18 @@ def compute(desired: Mapping[str, tuple[str, str, dict[str, Any], str]],
             changes.append(ResourceChange(address, kind, name, actions, None, content, meta["hash"], hash_,
                                           moved_from=old, drift=_drift_of(meta, observed.get(old))))
         elif address not in live:
+            seen = observed.get(address) or {}
+            if seen.get("missing") and not (content.get("spec") or {}).get("purchase"):
+                errors.append(f"{address}: the {seen.get('provider')} account does not hold {content['spec'].get('number')}, "
+                              "and the Number does not say purchase: true. Use a number the account holds, or set "
+                              "spec.purchase: true to buy it")
             changes.append(ResourceChange(address, kind, name, ["create"], None, content, None, hash_))
         else:
             meta = live[address]
-            drift = _drift_of(meta, observed.get(address))
             seen = observed.get(address) or {}
             same = meta["hash"] == hash_ and not (seen.get("missing") or seen.get("differences"))
+            # Drift is a difference between git and live: once they agree again it is gone.
+            drift = None if same else _drift_of(meta, seen)
             changes.append(ResourceChange(address, kind, name, ["no-op"] if same else ["update"], None, content,
                                           meta["hash"], hash_, drift=drift))
     for address, meta in live.items():
@@ -109,8 +125,11 @@ def compute(desired: Mapping[str, tuple[str, str, dict[str, Any], str]],
         if c.before_hash:
             c.before = before.get(c.moved_from or c.address)
         if c.actions == ["delete"] and c.before and (c.before.get("spec") or {}).get("lifecycle", {}).get("prevent_destroy"):
-            errors.append(f"{c.address}: removing it from the configuration would destroy it, but its live revision "
-                          "sets lifecycle.prevent_destroy (a released phone number cannot be bought back). "
+            spec = c.before.get("spec") or {}
+            why = (" (a released phone number cannot be bought back)" if spec.get("purchase")
+                   and spec.get("provider", "local") != "local" else "")
+            errors.append(f"{c.address}: removing it from the configuration is refused: its live revision "
+                          f"sets lifecycle.prevent_destroy{why}. "
                           "Put the document back, or first apply it with prevent_destroy: false")
         if c.moved_from and c.before is not None:
             renamed = {**c.before, "metadata": {**c.before.get("metadata", {}), "name": c.name}}
@@ -118,6 +137,13 @@ def compute(desired: Mapping[str, tuple[str, str, dict[str, Any], str]],
             c.fields = field_changes(renamed, c.after)
         elif c.actions != ["no-op"]:
             c.fields = field_changes(c.before, c.after)
+        if c.actions != ["no-op"] and "delete" not in c.actions:
+            seen = observed.get(c.moved_from or c.address) or {}
+            c.fields += provider_fields(seen)
+            if seen.get("public_url_changed"):
+                moved_url = seen["public_url_changed"]
+                c.note = (f"the runner's public URL changed from {moved_url['from']} to {moved_url['to']}; "
+                          "apply points the number at the new one")
         if c.drift and c.actions != ["no-op"] and not overwrite_drift:
             c.skipped = ("the live revision was changed outside git "
                          f"({c.drift.get('source') or 'at the provider'} by {c.drift.get('by')}); "

@@ -35,13 +35,18 @@ def make_plan(project: Any, runner: Any, *, overwrite_drift: bool = False, cause
               refresh: bool = True, targeted: bool = False) -> Plan:
     """Refresh (what external providers really hold, with ``refresh``), diff, bind to lineage and serial."""
     view = runner.state(refresh=refresh)
-    observed = view.get("observed") or {}
+    observed = dict(view.get("observed") or {})
+    desired = desired_from_project(project)
+    creating = {a: d[2] for a, d in desired.items() if d[0] == "Number" and a not in view["resources"]
+                and (d[2].get("spec") or {}).get("provider", "local") != "local"}
+    if refresh and creating and hasattr(runner, "observe"):  # what the account holds for numbers to create
+        observed.update(runner.observe(creating))
     errors = [f"{address}: cannot read it from the {o.get('provider')} provider: {o['error']}"
               for address, o in sorted(observed.items()) if o.get("error")]
     moved = [(m.from_, m.to) for m in project.settings.moved]
-    changes, more = compute(desired_from_project(project), view["resources"], runner.contents, observed, moved,
+    changes, more = compute(desired, view["resources"], runner.contents, observed, moved,
                             overwrite_drift, targeted)
-    return Plan(lineage=view["lineage"], serial=view["serial"],
+    return Plan(lineage=view["lineage"], serial=view["serial"], fingerprint=view.get("fingerprint"),
                 created_at=datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
                 project=project.settings.name, runner=runner.url, changes=changes,
                 overwrite_drift=overwrite_drift, cause=cause or {}, errors=errors + more, targeted=targeted)

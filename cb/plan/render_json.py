@@ -26,10 +26,14 @@ def plan_json(plan: Plan) -> dict[str, Any]:
             entry["drift"] = redact(c.drift)
         if c.skipped:
             entry["skipped"] = c.skipped
+        if c.note:
+            entry["note"] = c.note
         changes.append(entry)
     return {"format_version": plan.format_version, "lineage": plan.lineage, "serial": plan.serial,
             "created_at": plan.created_at, "project": plan.project, "runner": plan.runner,
-            "has_changes": plan.has_changes, "targeted": plan.targeted, "summary": plan.counts(), "cause": plan.cause,
+            "has_changes": plan.has_changes, "targeted": plan.targeted, "summary": plan.action_counts(),
+            "drift": [{"address": c.address, "held_back": bool(c.skipped), **redact(c.drift)} for c in plan.drifted],
+            "cause": plan.cause,
             "errors": plan.errors, "resource_changes": changes}
 
 

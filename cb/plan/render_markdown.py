@@ -41,17 +41,20 @@ def _row(c: ResourceChange) -> str:
 def render_markdown(plan: Plan) -> str:
     shown_changes = [c for c in plan.changes if c.is_change or c.drift]
     head = [f"### cb plan · {plan.project}", "", f"**{summary(plan)}**", "",
-            f"State serial {plan.serial}" + (f" · commit `{plan.cause['commit'][:12]}`" if plan.cause.get("commit") else ""), ""]
+            f"State serial {plan.serial}" + (f" · commit `{plan.cause['commit'][:12]}`" if plan.cause.get("commit") else "")
+            + (f" · branch `{plan.cause['branch']}`" if plan.cause.get("branch") else "")
+            + (" · **uncommitted changes (dirty tree)**" if plan.cause.get("dirty") else ""), ""]
     if plan.errors:
         head += ["**Errors:**", *[f"- {e}" for e in plan.errors], ""]
     if not shown_changes:
         return "\n".join(head + ["No changes. The runner matches the configuration."]) + "\n"
     drift = [f"- `{c.address}`: {drift_line(c)}" + (" — **held back**" if c.skipped else " — will be overwritten")
              for c in shown_changes if c.drift]
+    drift += [f"- `{c.address}`: {c.note}" for c in shown_changes if c.note]
     drift += [f"- `{c.address}`: **{release_note(c.before)}**" for c in shown_changes
               if c.kind == "Number" and c.actions == ["delete"] and c.before and not c.skipped]
     table = ["| address | change | fields |", "|---|---|---|", *[_row(c) for c in shown_changes]]
-    details = {c.address: _details(c) for c in shown_changes if visible_fields(c) and not c.skipped}
+    details = {c.address: _details(c) for c in shown_changes if visible_fields(c)}
 
     def wrap(address: str, text: str) -> str:
         return f"<details><summary><code>{address}</code></summary>\n\n{text}\n\n</details>"

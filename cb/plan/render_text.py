@@ -83,7 +83,7 @@ def release_note(before: dict) -> str:
 def drift_line(c: ResourceChange) -> str:
     d = c.drift or {}
     what = (f"changed via {d['source']} by {d.get('by')} at {d.get('at')}" if d.get("source")
-            else f"changed {d.get('by')}")
+            else f"changed {d.get('by')}" + (f", last changed there at {d['at']}" if d.get("at") else ""))
     if d.get("message"):
         what += f" ({d['message']!r})"
     if d.get("missing"):
@@ -112,10 +112,11 @@ def render_text(plan: Plan, verbose_noop: bool = False) -> str:
             lines.append(f"    {release_note(c.before)}")
         if c.drift:
             lines.append(ansi.style(f"    drift: {drift_line(c)}", fg="magenta"))
+        if c.note:
+            lines.append(f"    {c.note}")
         if c.skipped:
-            lines.append(f"    {c.skipped}")
-        if not c.skipped:
-            lines += change_lines(c)
+            lines.append(f"    {c.skipped}; it would change:")
+        lines += change_lines(c)
     if len(lines) == (4 if plan.targeted else 2):
         lines.append("No changes. The runner matches the configuration.")
     lines += ["", summary(plan)]

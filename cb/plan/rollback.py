@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from cb.config.models import KINDS
 from cb.contracts.plan_document import Plan, ResourceChange
 from cb.state.canonical import content_hash
 
@@ -20,6 +21,10 @@ def rollback_plan(client: Any, address: str, ref: str, message: str | None) -> P
     content = target["content"]
     if target["address"] != address:
         content = {**content, "metadata": {**content["metadata"], "name": address.split(".", 1)[1]}}
+    try:  # as the runner will store it, so the hash the plan records is the one it checks
+        content = KINDS[target["kind"]].model_validate(content).model_dump(mode="json", by_alias=True)
+    except ValueError as exc:
+        raise_user(f"{address}@{ref} is not a valid {target['kind']} for this cb any more: {exc}")
     new_hash = content_hash(content)
     before = client.contents([address]).get(address) if live else None
     if live and live["hash"] == new_hash:
@@ -32,7 +37,7 @@ def rollback_plan(client: Any, address: str, ref: str, message: str | None) -> P
         change.fields = field_changes(before, content)
     cause = {"message": message or f"rollback of {address} to r{target['id']} (serial {target['serial']})",
              "commit": (target.get("cause") or {}).get("commit")}
-    return Plan(lineage=view["lineage"], serial=view["serial"],
+    return Plan(lineage=view["lineage"], serial=view["serial"], fingerprint=view.get("fingerprint"),
                 created_at=datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
                 project="rollback", runner=client.url, changes=[change], cause=cause)
 

@@ -7,7 +7,7 @@ plan and apply engine stays free of any SDK.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 
@@ -21,6 +21,7 @@ class ObservedNumber:
     voice_method: str = "POST"
     status_callback: str | None = None
     friendly_name: str | None = None
+    updated_at: str | None = field(default=None, compare=False)  # when the provider last changed it (ISO 8601)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -41,6 +41,19 @@ def differences(observed: ObservedNumber, desired: DesiredNumber) -> dict[str, t
     return out
 
 
+def moved_runner_url(observed: ObservedNumber, desired: DesiredNumber) -> str | None:
+    """The runner URL the number still points at, when the only reason it differs is that this
+    runner's public URL changed (cb set it, at another address); None otherwise."""
+    voice, status = observed.voice_url or "", observed.status_callback or ""
+    want = desired.voice_url.rsplit("/twilio/voice", 1)[0]
+    if not voice.endswith("/twilio/voice") or observed.friendly_name != desired.friendly_name:
+        return None
+    old = voice[: -len("/twilio/voice")]
+    if old == want or (status and status != f"{old}/twilio/status"):
+        return None
+    return old
+
+
 class ProviderRegistry:
     def __init__(self, settings: Any, store: Any = None):
         self.settings = settings

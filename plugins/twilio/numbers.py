@@ -300,4 +300,11 @@ def _observed(resource: Any) -> ObservedNumber:
         voice_method=(resource.voice_method or "POST").upper(),
         status_callback=resource.status_callback or None,
         friendly_name=resource.friendly_name or None,
+        updated_at=_iso(getattr(resource, "date_updated", None)),
     )
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat().replace("+00:00", "Z") if hasattr(value, "isoformat") else str(value)

@@ -120,15 +120,23 @@ def import_(body: dict[str, Any], ctx: Any = Depends(_ctx)) -> dict[str, Any]:
     (change,) = from_wire([{**body, "action": "create"}])
     if change.address in ctx.store.snapshot().resources:
         raise StateError(f"{change.address} is already managed; `cb plan` shows how it differs")
+    cause = dict(body.get("cause") or {})
+    held: dict[str, Any] = {}
     if change.kind == "Number":
         provider = ctx.engine.providers.get(change.content["spec"].get("provider", "local"))
         have = provider.read(change.content["spec"]["number"])
         if have is None and ctx.engine.providers.is_external(provider):
             raise StateError(f"the {provider.name} account does not hold {change.content['spec']['number']}; "
                              "nothing to import")
-    snap = ctx.store.commit([change], source="import", cause=Cause.from_dict(body.get("cause")),
+        if have is not None and ctx.engine.providers.is_external(provider):
+            # What the account really holds, on the revision: the next plan diffs against it.
+            held = {k: v for k, v in have.to_dict().items() if k in ("sid", "voice_url", "voice_method",
+                                                                      "status_callback", "friendly_name")}
+            cause["message"] = (cause.get("message") or f"imported from {provider.name}") + " (held: " + ", ".join(
+                f"{k}={v}" for k, v in held.items()) + ")"
+    snap = ctx.store.commit([change], source="import", cause=Cause.from_dict(cause),
                         applied_by=str(body.get("applied_by") or "unknown"), lock_id=body.get("lock_id"))
-    return {"serial": snap.serial, "imported": change.address}
+    return {"serial": snap.serial, "imported": change.address, "held": held}
 
 
 @router.get("/history")
