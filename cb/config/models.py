@@ -348,3 +348,5 @@ class ProjectFile(Strict):
     defaults: ProjectDefaults = Field(default_factory=ProjectDefaults)
     runner: RunnerSettings = Field(default_factory=RunnerSettings)
     moved: list[Moved] = Field(default_factory=list, description="Renames: plan moves, not replaces.")
+    scenarios: list[str] = Field(default_factory=lambda: ["scenarios"],
+                                 description="Folders of Scenario files (cb test), relative to this file; never applied.")

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .models import KINDS, ProjectFile
+from .scenarios import Scenario
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -22,6 +23,7 @@ FILES: dict[str, type[BaseModel]] = {
     "number": KINDS["Number"],
     "compliance-policy": KINDS["CompliancePolicy"],
     "return-schema": KINDS["ReturnSchema"],
+    "scenario": Scenario,  # run by cb test, never applied: not one of KINDS
     "project": ProjectFile,
 }
 
