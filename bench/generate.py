@@ -20,7 +20,7 @@ metadata:
   labels: {{team: team-{team}, region: {region}}}
   description: Benchmark agent {i}.
 spec:
-  voice: sonic-en-us-warm
+  voice: en_US-joe-medium
   greeting: "Thanks for calling {{{{ business }}}} location {i}. How can I help{{% if customer.first_name %}}, {{{{ customer.first_name }}}}{{% endif %}}?"
   instructions: |
     You are the assistant of {{{{ business }}}}, branch number {i} in {region}.

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 from pydantic import BaseModel, ValidationError
 
-from . import checks, enforcement
+from . import catalogue, checks, enforcement
 from .diagnostics import Diagnostic
 from .fielderrors import convert, did_you_mean
 from .models import ADDRESS_PREFIX, API_VERSION, KINDS, ProjectFile
@@ -222,6 +222,9 @@ def _build(root: FsPath | None, files: list[FsPath], here: FsPath, diags: list[D
     # one problem, one message: a field the schema already rejected needs no second opinion
     taken = {(d.file, d.line, d.column) for d in diags}
     diags += [d for d in more if (d.file, d.line, d.column) not in taken]
+    agents = [r for r in valid if r.kind == "Agent"]
+    diags += [d for d in catalogue.check(agents, project.settings.defaults.profile)
+              if (d.file, d.line, d.column) not in taken]
     # a resource's errors come first: its not-enforced warnings once it is otherwise valid
     wrong = {d.address for d in diags if d.severity == "error"}
     diags += enforcement.warnings(r for r in valid if r.address not in wrong)
