@@ -225,7 +225,7 @@ def urls(resources: list["Resource"]) -> Iterator[Diagnostic]:
             if path[-1] == "url" and isinstance(text, str):
                 why = _forbidden_host(text)
                 if why:
-                    yield _diag(r, path, "CB602", f"{'.'.join(map(str, path))} points at {text!r}: {why}",
+                    yield _diag(r, path, "CB603", f"{'.'.join(map(str, path))} points at {text!r}: {why}",
                                 "call your own service by its real host name; the runner never calls metadata or link-local addresses")
 
 
