@@ -128,7 +128,7 @@ def test_a_rehashed_hostile_plan_still_fails_cb_validate_on_the_runner(tmp_path,
     message = str(refused.value)
     assert "does not pass `cb validate`" in message and "nothing was applied" in message
     assert "CB601" in message and "tool.lookup" in message
-    assert "CB602" in message and "169.254.169.254" in message
+    assert "CB603" in message and "169.254.169.254" in message
     untouched(admin, before)
     assert admin.c.get("/v1/history").json()["revisions"] == history  # no row, so no key in history for good
     assert "sk_live" not in json.dumps(admin.c.get("/v1/history", params={"content": True}).json())
