@@ -85,3 +85,22 @@ def substitute(text: str, env: Mapping[str, str] | None = None, used: list[str] 
         return env[name]
 
     return ENV_REF.sub(value, text)
+
+
+#: The runner's own credentials: no tool may send them anywhere, whatever cb.yaml allows.
+RUNNER_CREDENTIALS = frozenset({
+    "CB_TOKEN", "CB_STATE_DB", "CB_AUDIT_KEY", "TWILIO_AUTH_TOKEN", "TWILIO_API_KEY", "TWILIO_API_SECRET",
+    "OPENAI_API_KEY", "GROQ_API_KEY", "DEEPGRAM_API_KEY", "CARTESIA_API_KEY", "ANTHROPIC_API_KEY",
+    "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "DATABASE_URL", "PGPASSWORD",
+})
+RUNNER_PREFIXES = ("CB_", "TWILIO_")
+
+
+def runner_credential(name: str) -> bool:
+    """Whether ``name`` is one of the runner's own credentials (never a tool's to send)."""
+    return name in RUNNER_CREDENTIALS or name.startswith(RUNNER_PREFIXES)
+
+
+def allowed_by(name: str, patterns: list[str] | tuple[str, ...]) -> bool:
+    """Whether ``name`` matches one of ``patterns``: a name, or a prefix ending in ``*``."""
+    return any(name.startswith(p[:-1]) if p.endswith("*") else name == p for p in patterns)

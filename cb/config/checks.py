@@ -15,7 +15,7 @@ import jsonschema
 import jsonschema_rs
 from jsonschema.exceptions import SchemaError
 
-from cb.secrets import mentions_reference
+from cb.secrets import ENV_REF, allowed_by, mentions_reference, runner_credential
 
 from .diagnostics import Diagnostic
 from .fielderrors import did_you_mean
@@ -229,6 +229,25 @@ def urls(resources: list["Resource"]) -> Iterator[Diagnostic]:
                                 "call your own service by its real host name; the runner never calls metadata or link-local addresses")
 
 
+def tool_env(tools: Iterable["Resource"], settings: ProjectFile) -> Iterator[Diagnostic]:
+    """An HTTP tool sends only the ``${env:NAME}`` cb.yaml allows (``tools.env``), and never the
+    runner's own credentials (the runner refuses them again at call time)."""
+    allowed = settings.tools.env
+    for r in tools:
+        for path, text in _strings(_at(r, "http"), ("spec", "http")):
+            for name in ENV_REF.findall(text):
+                if runner_credential(name):
+                    yield _diag(r, path, "CB602", f"{'.'.join(map(str, path))} sends ${{env:{name}}}, the runner's "
+                                "own credential: a tool may never send it",
+                                f"give the tool its own variable (e.g. {_env_name(r.name, 'token')}) and allow it in "
+                                "cb.yaml under tools.env")
+                elif not allowed_by(name, allowed):
+                    yield _diag(r, path, "CB602", f"{'.'.join(map(str, path))} uses ${{env:{name}}}, which cb.yaml "
+                                "does not allow tools to send",
+                                f"allow it in cb.yaml: `tools: {{env: [{name}]}}` (or a prefix such as "
+                                f"{name.split('_')[0]}_*)")
+
+
 def _env_name(*parts: str) -> str:
     return re.sub(r"[^A-Z0-9]+", "_", "_".join(parts).upper()).strip("_")
 
@@ -249,6 +268,7 @@ def run(resources: list["Resource"], partial: list["Resource"], settings: Projec
     diags += json_schemas(unique)
     diags += templates(by_kind["Agent"].values())
     diags += inline_secrets(unique)
+    diags += tool_env(by_kind["Tool"].values(), settings)
     diags += urls(unique)
     by_address: dict[str, "Resource"] = {}
     for r in resources:

@@ -334,6 +334,15 @@ class Moved(Strict):
         return self
 
 
+class ToolPolicy(Strict):
+    env: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*\*?$")]] = Field(
+        default_factory=list, description="The ${env:NAME} variables HTTP tools may send, by name or by prefix "
+        "ending in * (BOOKING_*). The runner's own credentials (CB_*, TWILIO_*, provider API keys) never.")
+    allow_networks: list[str] = Field(
+        default_factory=list, description="Private, loopback or link-local networks tool URLs may reach, as "
+        "CIDRs (127.0.0.0/8 for local development). Off: tools reach public addresses only.")
+
+
 class ProjectFile(Strict):
     """``cb.yaml``: project-wide settings, found by walking up from the config paths."""
 
@@ -348,5 +357,6 @@ class ProjectFile(Strict):
     defaults: ProjectDefaults = Field(default_factory=ProjectDefaults)
     runner: RunnerSettings = Field(default_factory=RunnerSettings)
     moved: list[Moved] = Field(default_factory=list, description="Renames: plan moves, not replaces.")
+    tools: ToolPolicy = Field(default_factory=ToolPolicy, description="What HTTP tools may send and reach.")
     scenarios: list[str] = Field(default_factory=lambda: ["scenarios"],
                                  description="Folders of Scenario files (cb test), relative to this file; never applied.")

@@ -62,6 +62,9 @@ def install(app: FastAPI, ctx: Any) -> None:
         lag_limit_secs=settings_value(settings, "max_loop_lag_ms", "CB_MAX_LOOP_LAG_MS", 250) / 1000,
         pending_ttl_secs=settings_value(settings, "pending_ttl_secs", "CB_PENDING_TTL_SECS", PENDING_TTL_SECS))
     app.state.calls = service
+    from cb.runner.tools import egress
+
+    egress.configure(egress.Policy.from_project(settings.project_dir))  # cb.yaml's tools: at call time
     app.state.local_token = local_token(settings.state_dir)
     ctx.startup.append(service.start)
     ctx.shutdown.append(service.stop)
@@ -86,10 +89,19 @@ async def voice(request: Request) -> Response:
     # Twilio posts application/x-www-form-urlencoded; parsed here, no multipart library needed.
     form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
     url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    via = signed_by(url, form, request.headers.get("X-Twilio-Signature", ""),
-                    twilio_token=os.environ.get("TWILIO_AUTH_TOKEN"), local=request.app.state.local_token)
+    signature = request.headers.get("X-Twilio-Signature", "")
+    via = signed_by(url, form, signature, twilio_token=os.environ.get("TWILIO_AUTH_TOKEN"),
+                    local=request.app.state.local_token)
+    if via is None and url != str(request.url):
+        # A local caller (cb call --local) signs the URL it posted to, not the public one Twilio
+        # uses; only the local token may sign it, and its stream then stays on that address too.
+        if signed_by(str(request.url), form, signature, twilio_token=None, local=request.app.state.local_token):
+            via, base = "local", str(request.base_url).rstrip("/")
     if via is None:
         metrics.webhook_rejected.labels("signature").inc()
+        ctx.log.warning("refused a voice webhook (403): %s X-Twilio-Signature does not match %s with "
+                        "TWILIO_AUTH_TOKEN%s or the local token", "no" if not signature else "its", url,
+                        "" if os.environ.get("TWILIO_AUTH_TOKEN") else " (not set)")
         return Response("invalid X-Twilio-Signature", status_code=403)
     if not form.get("CallSid"):
         return Response("CallSid is missing", status_code=400)

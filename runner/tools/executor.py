@@ -51,7 +51,7 @@ class ToolCallRecord:
     name: str
     arguments: dict[str, Any]
     ok: bool
-    status: str  # ok | invalid_arguments | timeout | http_error | error | unknown_tool | cancelled
+    status: str  # ok | invalid_arguments | timeout | http_error | error | refused | unknown_tool | cancelled
     latency_ms: float
     started_at: float
     attempts: int = 0

@@ -19,13 +19,15 @@ import httpx
 from cb.config.models import HttpRun
 from cb.secrets import UnsetVariable, substitute
 
+from . import egress
+
 MAX_RESULT_CHARS = 4000
 
 
 @dataclass
 class HttpOutcome:
     ok: bool
-    status: str  # ok | http_error | timeout | error
+    status: str  # ok | http_error | timeout | error | refused (the egress policy said no)
     http_status: int | None
     attempts: int
     result: Any = None
@@ -51,14 +53,20 @@ def _result(response: httpx.Response) -> Any:
 
 
 async def call(client: httpx.AsyncClient, run: HttpRun, args: dict[str, Any],
-               env: Mapping[str, str] = os.environ) -> HttpOutcome:
+               env: Mapping[str, str] = os.environ, policy: egress.Policy | None = None) -> HttpOutcome:
+    policy = policy or egress.current()
     secrets: list[str] = []
     try:
+        for text in (run.url, *run.headers.values()):
+            policy.check_env(text)
         url = substitute(run.url, env, secrets)
         headers = {k: substitute(v, env, secrets) for k, v in run.headers.items()}
+        url, extra, extensions = await egress.pin(url, policy)  # connect to the address checked
     except UnsetVariable as exc:
         return HttpOutcome(False, "error", None, 0, error=str(exc))
-    request: dict[str, Any] = {"headers": headers}
+    except egress.Refused as exc:
+        return HttpOutcome(False, "refused", None, 0, error=_scrub(f"refused: {exc}", secrets)[:300])
+    request: dict[str, Any] = {"headers": {**headers, **extra}, "extensions": extensions}
     if run.method in ("GET", "DELETE"):
         request["params"] = {k: v if isinstance(v, (str, int, float)) else json.dumps(v) for k, v in args.items()}
     else:

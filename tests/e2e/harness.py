@@ -53,7 +53,8 @@ def write_project(root: Path, *, llm_url: str, instructions: str = "You are the 
                   name: str = "front-desk", number: str = "+14155550100", silence: int = 30,
                   max_duration: int = 120) -> Path:
     (root / "agents").mkdir(parents=True, exist_ok=True)
-    (root / "cb.yaml").write_text("apiVersion: cb/v1\nkind: Project\nname: e2e\npaths: [agents]\n")
+    (root / "cb.yaml").write_text("apiVersion: cb/v1\nkind: Project\nname: e2e\npaths: [agents]\n"
+                                      "tools: {allow_networks: [127.0.0.0/8]}\n")
     (root / "agents" / f"{name}.yaml").write_text(AGENT.format(
         name=name, greeting=greeting, instructions=instructions, llm_url=llm_url, number=number, silence=silence, max_duration=max_duration))
     return root
@@ -118,7 +119,8 @@ def call_once(tmp_path: Path, agents_yaml: str, lines: list, *, env: dict[str, s
 
     project = tmp_path / "fleet"
     (project / "agents").mkdir(parents=True)
-    (project / "cb.yaml").write_text("apiVersion: cb/v1\nkind: Project\nname: e2e\npaths: [agents]\n")
+    (project / "cb.yaml").write_text("apiVersion: cb/v1\nkind: Project\nname: e2e\npaths: [agents]\n"
+                                      "tools: {allow_networks: [127.0.0.0/8]}\n")
     (project / "agents" / "agents.yaml").write_text(agents_yaml)
     runner = start_runner(project, tmp_path / "state", env=env)
     try:

@@ -118,7 +118,8 @@ def test_a_booked_call_ends_in_a_signed_webhook_with_returns_tool_calls_and_a_re
     with ScriptedLLMServer(parse(SCRIPT)) as llm:
         project = tmp_path / "fleet"
         (project / "agents").mkdir(parents=True)
-        (project / "cb.yaml").write_text("apiVersion: cb/v1\nkind: Project\nname: done-when\npaths: [agents]\n")
+        (project / "cb.yaml").write_text("apiVersion: cb/v1\nkind: Project\nname: done-when\npaths: [agents]\n"
+                                            "tools: {env: [BOOKING_*], allow_networks: [127.0.0.0/8]}\n")
         (project / "agents" / "front-desk.yaml").write_text(PROJECT.format(
             llm=llm.url, hook=hook.url, booking=booking.url, insurance=insurance.url))
         runner = start_runner(project, tmp_path / "state",

@@ -119,7 +119,8 @@ class Project:
     def __init__(self, root: Path):
         self.root = root
         (root / "agents").mkdir(parents=True, exist_ok=True)
-        (root / "cb.yaml").write_text("apiVersion: cb/v1\nkind: Project\nname: test-fleet\npaths: [agents]\n")
+        (root / "cb.yaml").write_text("apiVersion: cb/v1\nkind: Project\nname: test-fleet\npaths: [agents]\n"
+                                        "tools: {env: [LOOKUP_*], allow_networks: [127.0.0.0/8]}\n")
         # cb.lock is committed in a real fleet; here it would only get in the way of switching branches.
         (root / ".gitignore").write_text("*.cbplan\ncb.lock\n")
         self.write_agent("front-desk", "Hello!")
