@@ -34,6 +34,7 @@ DEFAULT_PORT = 8765
 #: "module:function" installers, each called as install(app, ctx) in this order.
 EXTENSIONS = [
     "cb.runner.calls.routes:install",
+    "cb.runner.calls.outbound_routes:install",
     "cb.runner.postcall.routes:install",
 ]
 

@@ -52,6 +52,23 @@ class WebhookPayload(BaseModel):
     tool_calls: list[ToolCallSummary] = Field(default_factory=list)
     recording_url: str | None = Field(None, description="Two-channel WAV: caller left, agent right.")
     transcript_url: str | None = Field(None, description="Per-turn transcript as JSON.")
+    # Added with outbound calls; every one is null when it does not apply, so older receivers
+    # that ignore unknown fields keep working.
+    direction: str | None = Field(None, description="inbound or outbound.")
+    from_number: str | None = Field(None, description="The caller, E.164.")
+    to_number: str | None = Field(None, description="The callee, E.164.")
+    answered_by: str | None = Field(
+        None, description="Outbound: human, machine_start, machine_end_beep, machine_end_silence, machine_end_other, "
+        "fax or unknown (Twilio's AnsweredBy, or cb's own detector on the local provider).")
+    voicemail: str | None = Field(
+        None, description="What the agent did on an answering machine: left_message, hung_up or ignored.")
+    stir_verstat: str | None = Field(
+        None, description="Inbound: Twilio's STIR/SHAKEN verification of the caller ID, e.g. TN-Validation-Passed-A.")
+    provider_call_id: str | None = Field(None, description="The carrier's call id (Twilio CallSid).")
+    sip_response_code: int | None = Field(None, description="The final SIP response code the carrier reported.")
+    error_code: int | None = Field(None, description="The carrier's error code when the call failed, e.g. 21215.")
+    error_message: str | None = Field(None, description="The carrier's error message when the call failed.")
+    metadata: dict[str, Any] | None = Field(None, description="The metadata the call was created with, as given.")
 
     def body(self) -> bytes:
         """The exact bytes that are signed and sent (compact, stable key order)."""

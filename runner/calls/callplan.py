@@ -48,6 +48,11 @@ class CallPlan:
     #: The return schema as pinned with the agent (a named ReturnSchema resolved from the same
     #: snapshot), so returns are extracted against the schema the call started with.
     returns_schema: dict[str, Any] | None = None
+    #: Outbound calls (POST /v1/calls): the webhook URL given for this call, its metadata (echoed
+    #: in the webhook) and the voicemail message rendered with its context.
+    webhook_url: str | None = None
+    metadata: dict[str, Any] | None = None
+    voicemail_message: str | None = None
     #: Why a template (instructions, greeting, voicemail message) could not be rendered: the call
     #: is told sorry and hung up, and the record keeps this.
     render_error: str | None = None
@@ -99,6 +104,24 @@ def context_for(settings: AgentSpec, given: Mapping[str, Any], call: dict[str, A
     out["call"] = call
     out["now"] = started
     return out
+
+
+def context_problems(settings: AgentSpec, given: Mapping[str, Any]) -> list[str]:
+    """What is wrong with a call's given context against the agent's declaration, one line a key."""
+    kinds = {"string": (str,), "number": (int, float), "integer": (int,), "boolean": (bool,),
+             "object": (dict,), "array": (list,)}
+    declared = settings.context
+    problems = []
+    for key, value in given.items():
+        var = declared.get(key)
+        if var is None:
+            names = ", ".join(sorted(declared)) or "none"
+            problems.append(f"context.{key}: not a declared context variable (declared: {names})")
+        elif value is not None and (not isinstance(value, kinds[var.type])
+                                    or (isinstance(value, bool) and var.type != "boolean")):
+            problems.append(f"context.{key}: expected {var.type}, got {type(value).__name__} {value!r:.40}")
+    problems += [f"context.{n}: required, not given" for n, var in declared.items() if var.required and n not in given]
+    return problems
 
 
 def plan_call(snapshot: Any, *, agent: str | None = None, to_number: str | None, from_number: str | None,

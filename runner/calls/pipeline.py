@@ -15,7 +15,7 @@ Until then the agent's audio pauses from the caller's first voiced window (duck.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
@@ -83,6 +83,7 @@ class CallPipeline:
     context: LLMContext
     preemptive: PreemptiveStopStrategy | None = None
     duck: Duck | None = None
+    services: dict[str, Any] = field(default_factory=dict)  # kind -> the call's stt/llm/tts (failure.py)
 
 
 def turn_strategies(pipeline: PipelineSettings) -> UserTurnStrategies:
@@ -144,8 +145,9 @@ def register_tools(llm: Any, plan: CallPlan, executor: Any) -> None:
 
 
 def build(plan: CallPlan, websocket: Any, stream: Stream, *, default_profile: str,
-          tools: Any, observer: CallObserver) -> CallPipeline:
-    """Everything for one call; raises providers.ProviderUnavailable when a part cannot be made."""
+          tools: Any, observer: CallObserver, gate: Any = None) -> CallPipeline:
+    """Everything for one call; raises providers.ProviderUnavailable when a part cannot be made.
+    ``gate`` (an outbound call's screening.ScreenGate) goes between STT and the user turn."""
     agent = plan.settings
     parts = providers.resolve(agent.pipeline.model_dump(mode="json"), default_profile)
     audio = providers.CallAudio(SAMPLE_RATE, agent.language, agent.voice)
@@ -177,12 +179,13 @@ def build(plan: CallPlan, websocket: Any, stream: Stream, *, default_profile: st
     if duck is not None:
         output = transport.output()
         output.write_audio_frame = duck.guard(output.write_audio_frame)
-    pipeline = Pipeline([transport.input(), VADProcessor(vad_analyzer=vad), stt, pair.user(),
-                         llm, tts, transport.output(), pair.assistant()])
+    pipeline = Pipeline([transport.input(), VADProcessor(vad_analyzer=vad), stt, *([gate] if gate else []),
+                         pair.user(), llm, tts, transport.output(), pair.assistant()])
     worker = PipelineWorker(
         pipeline, name=plan.call_id, enable_rtvi=False, observers=[observer],
         idle_timeout_secs=None,  # silence is the agent's silence_timeout_sec, handled by the session
         params=PipelineParams(audio_in_sample_rate=SAMPLE_RATE, audio_out_sample_rate=SAMPLE_RATE,
                               enable_metrics=False, send_initial_empty_metrics=False))
     preemptive = next((s for s in strategies.stop or [] if isinstance(s, PreemptiveStopStrategy)), None)
-    return CallPipeline(worker, transport, observer, pair.user(), context, preemptive, duck)
+    return CallPipeline(worker, transport, observer, pair.user(), context, preemptive, duck,
+                        {"stt": stt, "llm": llm, "tts": tts})

@@ -46,8 +46,23 @@ SCHEMA = [
     )""",
 ]
 
-#: ringing (webhook answered) -> in-progress (media flowing) -> completed | failed | refused
-STATUSES = ("ringing", "in-progress", "completed", "failed", "refused")
+#: Outbound calls start queued and walk the carrier's states (initiated, ringing); every call is
+#: ringing once its webhook is answered, in-progress while media flows, then completed | busy |
+#: no-answer | failed | canceled (the carrier's final states) or refused.
+STATUSES = ("queued", "initiated", "ringing", "in-progress", "completed", "busy", "no-answer", "failed",
+            "canceled", "refused")
+FINAL = ("completed", "busy", "no-answer", "failed", "canceled", "refused")
+
+#: Columns added after the first release: created on an older state.db by ``ALTER TABLE``.
+ADDED_COLUMNS = {
+    "answered_by": "TEXT",  # Twilio's AnsweredBy, or the local detector's
+    "voicemail": "TEXT",  # what the agent did on a machine: left_message | hung_up | ignored
+    "stir_verstat": "TEXT",  # inbound: Twilio's StirVerstat
+    "sip_response_code": "INTEGER",
+    "error_code": "INTEGER",  # the carrier's error code (Twilio 21215, ...)
+    "carrier_duration_sec": "INTEGER",  # CallDuration from the carrier's final status callback
+    "metadata": "TEXT",  # JSON given with POST /v1/calls, echoed in the webhook
+}
 LATENCY_FIELDS = ("endpointing_ms", "stt_ms", "llm_first_token_ms", "tts_first_audio_ms", "total_ms")
 
 
@@ -74,6 +89,13 @@ class CallRecord:
     error: str | None = None
     transcript: list[dict[str, Any]] = field(default_factory=list)
     turns: list[dict[str, Any]] = field(default_factory=list)
+    answered_by: str | None = None
+    voicemail: str | None = None
+    stir_verstat: str | None = None
+    sip_response_code: int | None = None
+    error_code: int | None = None
+    carrier_duration_sec: int | None = None
+    metadata: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -87,6 +109,10 @@ class CallRecords:
         with self._mutex:
             for statement in SCHEMA:
                 self._conn.execute(statement)
+            have = {row[1] for row in self._conn.execute("PRAGMA table_info(cb_calls)")}
+            for name, kind in ADDED_COLUMNS.items():
+                if name not in have:
+                    self._conn.execute(f"ALTER TABLE cb_calls ADD COLUMN {name} {kind}")
 
     @classmethod
     def for_store(cls, store: Any) -> "CallRecords":
@@ -99,9 +125,38 @@ class CallRecords:
     def create(self, rec: CallRecord) -> None:
         self._write(
             "INSERT INTO cb_calls (id, agent, agent_revision, state_serial, number, direction, from_number, "
-            "to_number, provider_call_id, created_at, status) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "to_number, provider_call_id, created_at, status, stir_verstat, metadata) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (rec.id, rec.agent, rec.agent_revision, rec.state_serial, rec.number, rec.direction,
-             rec.from_number, rec.to_number, rec.provider_call_id, rec.created_at, rec.status))
+             rec.from_number, rec.to_number, rec.provider_call_id, rec.created_at, rec.status, rec.stir_verstat,
+             json.dumps(rec.metadata) if rec.metadata is not None else None))
+
+    def update(self, call_id: str, **fields: Any) -> None:
+        """Set some of the added columns, ``status`` or ``provider_call_id`` (a carrier's callback)."""
+        allowed = set(ADDED_COLUMNS) | {"status", "provider_call_id", "started_at", "error", "end_reason"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        if not fields:
+            return
+        values = [json.dumps(v) if k == "metadata" else v for k, v in fields.items()]
+        self._write(f"UPDATE cb_calls SET {', '.join(k + ' = ?' for k in fields)} WHERE id = ?", (*values, call_id))
+
+    def advance(self, call_id: str, status: str) -> bool:
+        """Move a call forward to a non-final carrier state (queued < initiated < ringing < in-progress);
+        callbacks may arrive out of order, so a later state is never undone. False if nothing moved."""
+        order = STATUSES[:4]
+        with self._mutex:
+            row = self._conn.execute("SELECT status FROM cb_calls WHERE id = ?", (call_id,)).fetchone()
+            if row is None or row[0] not in order or order.index(row[0]) >= order.index(status):
+                return False
+            self._conn.execute("UPDATE cb_calls SET status = ? WHERE id = ?", (status, call_id))
+            return True
+
+    def by_provider_id(self, provider_call_id: str) -> str | None:
+        with self._mutex:
+            row = self._conn.execute("SELECT id FROM cb_calls WHERE provider_call_id = ? ORDER BY created_at DESC",
+                                     (provider_call_id,)).fetchone()
+        return row[0] if row else None
 
     def started(self, call_id: str) -> None:
         self._write("UPDATE cb_calls SET status = 'in-progress', started_at = ? WHERE id = ?", (now(), call_id))
@@ -127,6 +182,7 @@ class CallRecords:
                 (call_id,)).fetchall()
         data = dict(zip(names, row))
         data["transcript"] = json.loads(data["transcript"] or "[]")
+        data["metadata"] = json.loads(data["metadata"]) if data.get("metadata") else None
         data["turns"] = [dict(zip(("turn", *LATENCY_FIELDS), t)) for t in turns]
         return CallRecord(**data)
 

@@ -16,7 +16,7 @@ from pipecat.workers.runner import WorkerRunner
 
 from cb.providers import pipeline as providers
 
-from . import hooks
+from . import failure, hooks
 from .callplan import CallPlan
 from .metrics import CallMetrics
 from .observe import CallObserver
@@ -47,6 +47,10 @@ class CallSession:
         self.error: str | None = None
         self.worker: Any = None
         self.done = asyncio.Event()
+        self.screening: Any = None  # an outbound call's screening.Screening, until someone answers
+        self.answered_by: str | None = None
+        self.voicemail: str | None = None  # left_message | hung_up | ignored
+        self.carrier_verdict: str | None = None  # a carrier's AnsweredBy that came before the media
         self.log = CallLog(log, {"call_id": plan.call_id, "agent": plan.agent,
                                  "agent_revision": plan.agent_revision})
 
@@ -68,6 +72,42 @@ class CallSession:
         if self.worker is not None:
             await self.worker.queue_frame(TTSSpeakFrame(text))
 
+    def screen(self) -> Any:
+        """Screen an outbound call whose agent has a voicemail policy to follow."""
+        from .screening import Screening
+
+        if self.plan.direction == "outbound" and self.plan.settings.phone.voicemail != "ignore":
+            self.screening = Screening(self._on_verdict)
+        return self.screening
+
+    async def _greet(self) -> None:
+        if self.plan.greeting:
+            await self._say(self.plan.greeting)
+
+    async def _on_verdict(self, answered_by: str, source: str) -> None:
+        """The phone policy acts on who answered (screening.py)."""
+        screening, policy = self.screening, self.plan.settings.phone.voicemail
+        self.answered_by = answered_by
+        self.log.info("answered by %s (%s detector)", answered_by, source)
+        await asyncio.to_thread(self.records.update, self.plan.call_id, answered_by=answered_by)
+        machine = answered_by.startswith("machine") or answered_by == "fax"
+        if not machine:
+            screening.decided, screening.closed = True, False
+            await self._greet()
+            return
+        if policy == "hangup":
+            screening.decided = True
+            self.voicemail = "hung_up"
+            await asyncio.to_thread(self.records.update, self.plan.call_id, voicemail="hung_up")
+            await self.end("voicemail", now=True)
+        elif answered_by != "machine_start":  # leave_message: the greeting has ended
+            screening.decided = True
+            self.voicemail = "left_message"
+            await asyncio.to_thread(self.records.update, self.plan.call_id, voicemail="left_message")
+            if self.plan.voicemail_message:
+                await self._say(self.plan.voicemail_message)
+            await self.end("voicemail")
+
     def _on_turn(self, turn: int, latency: dict[str, float | None]) -> None:
         self.log.info("turn %d latency %s", turn, latency)
         self.metrics.observe_turn(self.plan.agent, latency)
@@ -85,22 +125,35 @@ class CallSession:
         call = None
         self.metrics.active.inc()
         self.metrics.started.labels(plan.agent).inc()
+        screening = self.screening
+        gate = None
+        if screening is not None:
+            from .screening import ScreenGate
+
+            gate = ScreenGate(screening)
         try:
             try:
                 call = build(plan, websocket, stream, default_profile=self.default_profile,
-                             tools=tools, observer=observer)
+                             tools=tools, observer=observer, gate=gate)
             except providers.ProviderUnavailable as exc:
                 self.error = str(exc)
                 self.set_reason("error")
                 self.log.error("cannot build the pipeline: %s", exc)
+                try:
+                    await failure.apologise(plan, websocket, stream, default_profile=self.default_profile)
+                except Exception:  # noqa: BLE001 - the reason is recorded either way
+                    self.log.exception("could not apologise to the caller")
                 return
             self.worker = call.worker
+            failure.watch(call.worker, call.services, self)
             await asyncio.to_thread(self.records.started, plan.call_id)
 
             @call.transport.event_handler("on_client_connected")
             async def _connected(_transport: Any, _ws: Any) -> None:
-                if plan.greeting:
-                    await call.worker.queue_frame(TTSSpeakFrame(plan.greeting))
+                if screening is None:  # a screened call greets once a person has answered
+                    await self._greet()
+                elif self.carrier_verdict:
+                    await screening.carrier(self.carrier_verdict)
 
             @call.transport.event_handler("on_client_disconnected")
             async def _disconnected(_transport: Any, _ws: Any) -> None:

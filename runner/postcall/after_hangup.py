@@ -51,6 +51,11 @@ def _webhook(plan: Any) -> Webhook | None:
     """The agent's webhook, typed: from the settings pinned with the call (``CallPlan.settings``),
     else validated from a bare spec (a plan made outside the call path)."""
     settings = getattr(plan, "settings", None)
+    override = getattr(plan, "webhook_url", None)  # POST /v1/calls webhook_url: this call's own receiver
+    if override:
+        own = settings.webhook if settings is not None else None
+        return Webhook(url=override, secret=own.secret if own else None,
+                       events=own.events if own else ["call.completed", "call.failed"])
     if settings is not None:
         return settings.webhook
     hook = (plan.spec or {}).get("webhook")
@@ -65,6 +70,20 @@ def _capture(extras: Mapping[str, Any]) -> dict[str, Any]:
     if capture is not None and hasattr(capture, "close"):
         capture = capture.close()
     return dict(capture or {})
+
+
+def _call_facts(plan: Any, record: Any) -> dict[str, Any]:
+    """Who called whom, who answered, what the carrier said: the payload's outbound-era fields."""
+    return dict(
+        direction=getattr(record, "direction", None) or getattr(plan, "direction", None),
+        from_number=getattr(record, "from_number", None), to_number=getattr(record, "to_number", None),
+        answered_by=getattr(record, "answered_by", None), voicemail=getattr(record, "voicemail", None),
+        stir_verstat=getattr(record, "stir_verstat", None),
+        provider_call_id=getattr(record, "provider_call_id", None),
+        sip_response_code=getattr(record, "sip_response_code", None),
+        error_code=getattr(record, "error_code", None),
+        error_message=getattr(record, "error", None) if getattr(record, "error_code", None) else None,
+        metadata=getattr(plan, "metadata", None))
 
 
 class AfterCall:
@@ -168,7 +187,8 @@ class AfterCall:
             tool_calls=[ToolCallSummary(name=t["name"], ok=t["ok"], status=t.get("status"),
                                         latency_ms=t.get("latency_ms")) for t in tools],
             recording_url=self.media_url(call_id, capture["recording"]) if capture.get("recording") else None,
-            transcript_url=self.media_url(call_id, capture["transcript"]) if capture.get("transcript") else None)
+            transcript_url=self.media_url(call_id, capture["transcript"]) if capture.get("transcript") else None,
+            **_call_facts(plan, record))
         schema, schema_error = self.schema_for(plan, extras)
         held = None
         if hook is not None and event in hook.events:
@@ -179,7 +199,10 @@ class AfterCall:
                 secret_ref=hook.secret, hold_sec=self.hold_sec if schema else None)
             self.notify()
         outcome = ReturnsOutcome(None, schema_error, 0)
-        if schema:
+        if schema and getattr(record, "direction", None) == "outbound" and not getattr(record, "started_at", None):
+            # an outbound call that never connected: nothing was said to extract from
+            outcome = ReturnsOutcome(None, f"the call was not answered ({status})", 0)
+        elif schema:
             try:
                 outcome = await self._extract(plan, record, schema, capture, tools)
             except Exception as exc:  # noqa: BLE001 - the held webhook goes out now, saying why

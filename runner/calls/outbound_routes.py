@@ -1,0 +1,123 @@
+"""Routes of outbound calls, mounted by ``install(app, ctx)`` (an ``EXTENSIONS`` entry after the call path).
+
+- POST /v1/calls (bearer token): place a call (``cb.contracts.outbound_call.OutboundCallRequest``);
+  201 with the record (``queued``), 400/404 naming what to fix, 502 when the provider refused it
+  (the record is ``failed`` with the provider's code, and its webhook goes out).
+- DELETE /v1/calls/{id} (bearer token): hang up, in any state.
+- POST /twilio/status: the call's status callbacks (every state change, SIP code, duration).
+- POST /twilio/amd: the async answering-machine-detection callback (AnsweredBy).
+
+Both callbacks are checked like ``/twilio/voice``: Twilio's ``X-Twilio-Signature`` over the full
+URL and form, with TWILIO_AUTH_TOKEN or the runner's local token (the local dialer's callee);
+anything else is 403. They name the call in the signed URL (``?call=ID``), else by ``CallSid``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+
+from cb.contracts.outbound_call import OutboundCallRequest
+from cb.contracts.voice_webhook_auth import signed_by
+
+from ..auth import require_token
+from .outbound import BadCall, Outbound
+
+admin = APIRouter(prefix="/v1", dependencies=[Depends(require_token)])
+callbacks = APIRouter()
+
+
+def install(app: FastAPI, ctx: Any) -> None:
+    app.state.outbound = Outbound(app.state.calls, ctx.settings, app.state.local_token)
+    app.include_router(admin)
+    app.include_router(callbacks)
+
+
+def _problems(exc: ValidationError) -> str:
+    out = []
+    for e in exc.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "body"
+        message = e["msg"]
+        if where == "to" and "pattern" in message:
+            message = "not an E.164 number: write it as +<country code><number>, e.g. +14155550199"
+        out.append(f"{where}: {message}")
+    return "; ".join(out)
+
+
+@admin.post("/calls")
+async def create_call(request: Request) -> JSONResponse:
+    try:
+        body = await request.json()
+    except ValueError:
+        return JSONResponse({"error": "the body must be JSON: {agent, to, from?, context?, webhook_url?, metadata?}"},
+                            status_code=400)
+    try:
+        req = OutboundCallRequest.model_validate(body)
+    except ValidationError as exc:
+        return JSONResponse({"error": _problems(exc)}, status_code=400)
+    try:
+        result, status = await request.app.state.outbound.place(req)
+    except BadCall as exc:
+        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+    return JSONResponse(result, status_code=status)
+
+
+@admin.delete("/calls/{call_id}")
+async def hang_up(call_id: str, request: Request) -> JSONResponse:
+    try:
+        return JSONResponse(await request.app.state.outbound.hang_up(call_id))
+    except BadCall as exc:
+        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+
+
+async def _signed_form(request: Request) -> dict[str, str] | None:
+    base = request.app.state.cb.settings.public_base_url
+    form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+    url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    via = signed_by(url, form, request.headers.get("X-Twilio-Signature", ""),
+                    twilio_token=os.environ.get("TWILIO_AUTH_TOKEN"), local=request.app.state.local_token)
+    if via is None:
+        request.app.state.calls.metrics.webhook_rejected.labels("signature").inc()
+        return None
+    return form
+
+
+@callbacks.post("/twilio/status")
+async def status(request: Request) -> Response:
+    form = await _signed_form(request)
+    if form is None:
+        return Response("invalid X-Twilio-Signature", status_code=403)
+    outbound: Outbound = request.app.state.outbound
+    call = outbound.find(request.query_params.get("call"), form.get("CallSid"))
+    if call is not None:
+        await outbound.status(call, form)
+        return Response(status_code=204)
+    # A call that has ended here already (its stream closed first): keep what the carrier adds.
+    records = request.app.state.calls.records
+    call_id = request.query_params.get("call") or records.by_provider_id(form.get("CallSid", ""))
+    if call_id and records.get(call_id) is not None:
+        extra: dict[str, Any] = {}
+        if form.get("CallDuration", "").isdigit():
+            extra["carrier_duration_sec"] = int(form["CallDuration"])
+        if form.get("SipResponseCode", "").isdigit():
+            extra["sip_response_code"] = int(form["SipResponseCode"])
+        records.update(call_id, **extra)
+    return Response(status_code=204)
+
+
+@callbacks.post("/twilio/amd")
+async def amd(request: Request) -> Response:
+    form = await _signed_form(request)
+    if form is None:
+        return Response("invalid X-Twilio-Signature", status_code=403)
+    outbound: Outbound = request.app.state.outbound
+    call = outbound.find(request.query_params.get("call"), form.get("CallSid"))
+    answered_by = form.get("AnsweredBy", "")
+    if call is not None and answered_by:
+        await outbound.amd(call, answered_by)
+    return Response(status_code=204)
