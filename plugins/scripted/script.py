@@ -15,6 +15,8 @@ Script shape (YAML or JSON)::
       - say: "Let me book that."
         tool_calls: [{name: book_appointment, arguments: {slot: "2026-04-29T15:30:00-07:00"}}]
         after_tool: "You're booked."
+        system: "(?i)book_appointment"   # only if the system prompt says so, else `default`: a
+                                         # prompt change changes what the model does (cb test)
     default: "Sorry, could you say that again?"
     first_token_ms: 0          # delay before the first chunk, to model a slow model
     returns:                   # answers to structured-output requests (response_format), one
@@ -55,6 +57,7 @@ class Turn:
     tool_calls: tuple[ToolCall, ...] = ()
     after_tool: str = ""
     match: re.Pattern[str] | None = None
+    system: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,9 @@ class Script:
             return Reply(turn.after_tool if turn else "")
         if turn is None:
             return Reply(self.default)
+        system = " ".join(_text(m) for m in messages if m.get("role") == "system")
+        if turn.system and not turn.system.search(system):
+            return Reply(self.default)  # the prompt does not ask for this turn's behaviour
         return Reply(turn.say, turn.tool_calls)
 
 
@@ -131,26 +137,30 @@ def parse(data: Any, where: str = "script") -> Script:
             raw = {"say": raw}
         if not isinstance(raw, dict):
             raise ScriptError(f"{where}: turns[{i}] must be a string or a mapping with `say`/`tool_calls`")
-        unknown = set(raw) - {"say", "tool_calls", "after_tool", "match"}
+        unknown = set(raw) - {"say", "tool_calls", "after_tool", "match", "system"}
         if unknown:
             raise ScriptError(f"{where}: turns[{i}] has unknown keys {sorted(unknown)}; "
-                              "use say, tool_calls, after_tool, match")
+                              "use say, tool_calls, after_tool, match, system")
         calls = []
         for j, call in enumerate(raw.get("tool_calls") or []):
             if not isinstance(call, dict) or not isinstance(call.get("name"), str):
                 raise ScriptError(f"{where}: turns[{i}].tool_calls[{j}] needs a `name`")
             calls.append(ToolCall(call["name"], dict(call.get("arguments") or {})))
-        try:
-            match = re.compile(raw["match"]) if raw.get("match") else None
-        except re.error as exc:
-            raise ScriptError(f"{where}: turns[{i}].match is not a valid regex: {exc}") from None
-        turns.append(Turn(str(raw.get("say") or ""), tuple(calls), str(raw.get("after_tool") or ""), match))
+        match, system = (_regex(raw, key, f"{where}: turns[{i}]") for key in ("match", "system"))
+        turns.append(Turn(str(raw.get("say") or ""), tuple(calls), str(raw.get("after_tool") or ""), match, system))
     returns = data.get("returns") or []
     returns = [returns] if isinstance(returns, dict) else returns
     if not isinstance(returns, list) or not all(isinstance(r, dict) for r in returns):
         raise ScriptError(f"{where}: `returns` must be a mapping or a list of mappings (JSON objects)")
     return Script(tuple(turns), str(data.get("default", Script.default)), int(data.get("first_token_ms", 0)),
                   tuple(returns), bool(data.get("json_schema", True)), _failure(data.get("fail"), where))
+
+
+def _regex(raw: dict[str, Any], key: str, where: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(raw[key]) if raw.get(key) else None
+    except re.error as exc:
+        raise ScriptError(f"{where}.{key} is not a valid regex: {exc}") from None
 
 
 def _failure(raw: Any, where: str) -> Failure | None:
