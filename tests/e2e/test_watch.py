@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 
 import httpx
 import pytest
@@ -38,7 +39,8 @@ def live_agent(runner):
 
 def revision_answering(runner) -> str:
     url = runner.url + "/twilio/voice"
-    resp = httpx.post(url, data=FORM, headers={"X-Twilio-Signature": sign(url, FORM, local_token(runner.state_dir, create=False))})
+    form = {**FORM, "CallSid": "CA" + uuid.uuid4().hex}  # a fresh call each time: a CallSid is admitted once
+    resp = httpx.post(url, data=form, headers={"X-Twilio-Signature": sign(url, form, local_token(runner.state_dir, create=False))})
     return resp.text.split('name="revision" value="')[1].split('"')[0]
 
 
