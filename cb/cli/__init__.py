@@ -27,6 +27,8 @@ COMMANDS = {
     "calls": "cb.cli.calls:calls",
     "call": "cb.cli.call:call",
     "demo": "cb.cli.demo:demo",
+    "test": "cb.cli.test:test",
+    "review": "cb.cli.review:review",
 }
 
 

@@ -1,0 +1,111 @@
+"""`cb test`: run the project's scenarios against its agents and report; `--baseline live` runs
+them against the runner's live revisions too and marks regressions and fixes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .common import runner_options
+
+EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _usage(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(EXIT_USAGE)
+
+
+def load_for_test(paths: tuple[str, ...]) -> tuple[Any, list[Any]]:
+    """The valid project and its valid scenarios (or those under ``paths``); exit 2 on bad input."""
+    from cb.config.diagnostics import render_text
+    from cb.config.project import find_root, load_project
+    from cb.config.scenarios import load_scenarios
+
+    start = Path(paths[0]).resolve() if paths else Path.cwd()
+    root = find_root(start if start.is_dir() else start.parent) or Path.cwd()
+    project, diags = load_project(None, root)
+    scenarios, more = load_scenarios(project, list(paths) or None)
+    errors = [d for d in diags + more if d.severity == "error"]
+    if errors:
+        click.echo(render_text(errors, len(project.files), len(project.resources)), err=True)
+        _usage("the configuration or the scenarios have errors (above); nothing was run")
+    if not scenarios:
+        folders = ", ".join(f"{f}/" for f in project.settings.scenarios)
+        _usage(f"no scenarios found (looked in {', '.join(paths) if paths else folders}): "
+               "a test run that tests nothing is not a pass")
+    return project, scenarios
+
+
+def live_contents(runner_url: str | None, token_file: str | None, project: Any) -> Any:
+    """A function addresses -> live contents, through the runner's admin API."""
+    from cb.client import RunnerClient, RunnerError, resolve_token, resolve_url
+
+    client = RunnerClient(resolve_url(runner_url, project.settings.runner.url), resolve_token(token_file))
+
+    def contents(addresses: list[str]) -> dict[str, Any]:
+        try:
+            return client.contents(addresses)
+        except RunnerError as exc:
+            _usage(f"cannot read the live revisions for the baseline: {exc}")
+            raise  # pragma: no cover - _usage exits
+
+    contents.close = client.close  # type: ignore[attr-defined]
+    return contents
+
+
+def run(project: Any, scenarios: list[Any], repeat: int, llm: str, baseline: str | None,
+        runner_url: str | None, token_file: str | None) -> list[Any]:
+    from cb.runner.testing import run_suite
+
+    live = live_contents(runner_url, token_file, project) if baseline == "live" else None
+    try:
+        return run_suite(scenarios, project, repeat=repeat, use_scenario_llm=llm == "scenario", live=live)
+    finally:
+        if live is not None:
+            live.close()
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--repeat", type=click.IntRange(1, 1000), default=1, show_default=True,
+              help="Run each scenario N times and report the pass rate; any failing run fails the scenario.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit", "markdown"]), default="text",
+              show_default=True, help="junit is JUnit XML for CI systems; markdown is sized for a PR comment.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the report here (else standard output).")
+@click.option("--llm", type=click.Choice(["scenario", "agent"]), default="scenario", show_default=True,
+              help="scenario: a scenario's own `llm` (e.g. the scripted LLM) where it has one; agent: always the "
+                   "agent's own LLM.")
+@click.option("--baseline", type=click.Choice(["live"]), help="Also run each scenario against the runner's live "
+              "revision of its agent and mark regressions (passed before, fails now) and fixes.")
+@runner_options
+def test(paths: tuple[str, ...], repeat: int, fmt: str, out: str | None, llm: str, baseline: str | None,
+         runner_url: str | None, token_file: str | None) -> None:
+    """Run scenarios: simulated calls to the agents, judged by their assertions.
+
+    PATHS are scenario files or folders (default: cb.yaml's `scenarios:`, else scenarios/). Text mode:
+    the agent's real rendered prompt, its tools as the runner declares and runs them (HTTP
+    endpoints stubbed on 127.0.0.1 with the scenario's responses), its LLM, and the runner's returns
+    extraction; no audio. Exit 0: every run of every scenario passed; 1: a failure; 2: usage error
+    (bad scenario or config, nothing to run, runner unreachable for --baseline).
+
+    \b
+    Examples:
+      cb test
+      cb test scenarios/front-desk --repeat 5
+      cb test --format junit --out report.xml
+      cb test --baseline live --format markdown
+    """
+    from cb.testing.report import all_passed, render
+
+    project, scenarios = load_for_test(paths)
+    results = run(project, scenarios, repeat, llm, baseline, runner_url, token_file)
+    text = render(results, fmt)
+    if out:
+        Path(out).write_text(text)
+        click.echo(render(results, "text").splitlines()[-1], err=True)
+    else:
+        click.echo(text)
+    raise SystemExit(EXIT_PASSED if all_passed(results) else EXIT_FAILED)
