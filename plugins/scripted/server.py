@@ -149,14 +149,16 @@ def _handler(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
                 self.wfile.write(data)
             else:
+                # Chunked framing, so the client can tell a body cut short from one that ended.
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Connection", "close")
+                self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 first = _chunk(f"chatcmpl-{uuid.uuid4().hex[:12]}", model, {"role": "assistant", "content": "Let"})
-                self.wfile.write(f"data: {json.dumps(first)}\n\n".encode())
+                data = f"data: {json.dumps(first)}\n\n".encode()
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                 self.wfile.flush()
-                self.connection.shutdown(2)  # the socket drops mid-answer, no [DONE]
+                self.connection.shutdown(2)  # the socket drops mid-answer: no last chunk, no [DONE]
             self.close_connection = True
             return True
 

@@ -1,0 +1,51 @@
+"""Issue 18.6: when a provider fails the caller hears a short apology and a clean hang-up, and the
+reason is in the call record. Real runner, real call; the LLM is the scripted server made to fail
+as a cloud LLM does (429, a socket dropped mid-answer), or a provider whose key is missing."""
+
+from __future__ import annotations
+
+import pytest
+
+from cb.plugins.local.caller import Line
+from cb.plugins.scripted.script import parse
+from cb.plugins.scripted.server import ScriptedLLMServer
+from cb.runner.calls.records import open_records
+
+from .harness import write_project
+from .test_call import place, words
+
+pytestmark = pytest.mark.slow
+
+
+def apologised(result) -> bool:
+    heard = " ".join(words(h.text) for h in result.transcript if h.role == "agent")
+    return "technical trouble" in heard or "call back later" in heard
+
+
+@pytest.mark.parametrize("fail", [{"status": 429}, {"drop": True}], ids=["429", "dropped-socket"])
+def test_an_llm_failing_mid_call_is_an_apology_and_a_hang_up(runner, project, fail):
+    with ScriptedLLMServer(parse({"turns": ["Sure."], "fail": {"on": "chat", **fail}})) as broken:
+        write_project(project, llm_url=broken.url)
+        code, out = runner.apply(project)
+        assert code == 0, out
+        result = place(runner, [Line("Hi, I would like to book an appointment.")], hangup_after_secs=40)
+    assert result.ended_by == "agent", result.transcript
+    assert apologised(result), result.transcript
+    record = open_records(runner.state_dir).get(result.call_id)
+    assert (record.status, record.end_reason) == ("failed", "error")
+    assert "llm provider" in record.error and "failed" in record.error
+
+
+def test_a_pipeline_that_cannot_be_built_still_apologises(runner, project):
+    write_project(project, llm_url="https://llm.invalid/v1")  # a cloud endpoint: it needs its key
+    agent = project / "agents" / "front-desk.yaml"
+    agent.write_text(agent.read_text().replace("options: {base_url:",
+                                               'options: {api_key: "${env:CB_TEST_UNSET_KEY}", base_url:'))
+    code, out = runner.apply(project)
+    assert code == 0, out
+    result = place(runner, [], hangup_after_secs=30)
+    assert result.ended_by == "agent", result.transcript
+    assert apologised(result), result.transcript
+    record = open_records(runner.state_dir).get(result.call_id)
+    assert (record.status, record.end_reason) == ("failed", "error")
+    assert "CB_TEST_UNSET_KEY" in record.error
