@@ -215,6 +215,9 @@ def _read_resources(files: list[FsPath], here: FsPath, project: Project, diags: 
 
 def _build(root: FsPath | None, files: list[FsPath], here: FsPath, diags: list[Diagnostic]) -> Project:
     project = Project(root=root or here, settings=_load_settings(root, here, diags))
+    if root is not None:  # scenarios are run by cb test, never applied (cb.config.scenarios)
+        tests = [(root / f).resolve() for f in project.settings.scenarios]
+        files = [f for f in files if not any(t in f.resolve().parents for t in tests)]
     read = _read_resources(files, here, project, diags)
     valid = [r for r in read if r.model is not None]
     partial = [r for r in read if r.model is None]
