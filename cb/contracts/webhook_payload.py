@@ -49,6 +49,9 @@ class WebhookPayload(BaseModel):
     returns: dict[str, Any] | None = Field(
         None, description="The agent's return schema, filled after the call; null if extraction failed.")
     returns_error: str | None = Field(None, description="Why `returns` is null, when it is.")
+    end_reason: str | None = Field(None, description="Why the call ended: caller_hangup, end_call, silence_timeout, "
+                                   "max_duration, shutdown or error.")
+    error: str | None = Field(None, description="When the call failed: what failed, e.g. which provider and how.")
     tool_calls: list[ToolCallSummary] = Field(default_factory=list)
     recording_url: str | None = Field(None, description="Two-channel WAV: caller left, agent right.")
     transcript_url: str | None = Field(None, description="Per-turn transcript as JSON.")

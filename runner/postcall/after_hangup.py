@@ -188,6 +188,7 @@ class AfterCall:
                                         latency_ms=t.get("latency_ms")) for t in tools],
             recording_url=self.media_url(call_id, capture["recording"]) if capture.get("recording") else None,
             transcript_url=self.media_url(call_id, capture["transcript"]) if capture.get("transcript") else None,
+            end_reason=getattr(record, "end_reason", None), error=getattr(record, "error", None),
             **_call_facts(plan, record))
         schema, schema_error = self.schema_for(plan, extras)
         held = None

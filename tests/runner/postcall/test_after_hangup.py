@@ -207,3 +207,15 @@ def test_an_extraction_that_raises_still_releases_the_webhook(tmp_path, receiver
     payload = asyncio.run(after.process(plan(r.url), RECORD, {}))
     assert payload["returns"] is None and "KeyError" in payload["returns_error"]
     assert Outbox.open(tmp_path).list()[0].status == "pending"
+
+
+def test_a_failed_call_tells_the_webhook_why(tmp_path, receiver):
+    """Issue 18.6: a provider's failure is in the webhook, not only in the record."""
+    r = receiver([200])
+    failed = SimpleNamespace(status="failed", end_reason="error", error="llm provider 'openai' failed: 429",
+                             started_at=RECORD.started_at, ended_at=RECORD.ended_at, transcript=[])
+    failing = SimpleNamespace(**{**vars(plan(r.url)), "spec": {"webhook": {"url": r.url, "events": ["call.failed"]}}})
+    payload = asyncio.run(AfterCall(tmp_path).process(failing, failed, {}))
+    assert payload["event"] == "call.failed" and payload["end_reason"] == "error"
+    assert payload["error"] == "llm provider 'openai' failed: 429"
+    assert "llm provider 'openai' failed: 429" in Outbox.open(tmp_path).list()[0].body
