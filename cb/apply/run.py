@@ -24,7 +24,7 @@ def apply_plan(client: Any, plan: Plan, *, source: str, cause: dict[str, Any], a
                echo: Callable[[str], None]) -> dict[str, Any]:
     from cb.client import RunnerError
 
-    changes = to_changes(plan.changes)
+    changes = to_changes(plan.changes, adopt=True)
     lock = client.lock(applied_by, f"{source} {plan.project}")
     started = False
     try:

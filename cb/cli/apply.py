@@ -65,6 +65,7 @@ def apply(planfile: str | None, auto_approve: bool, overwrite_drift: bool, locke
             if not saved.has_changes:
                 if saved.held_back:
                     click.echo(held_back_line(saved))
+                adopt(client, saved)
                 return
             if not auto_approve:
                 if not sys.stdin.isatty():
@@ -76,6 +77,7 @@ def apply(planfile: str | None, auto_approve: bool, overwrite_drift: bool, locke
                 f"{c.address}: {c.skipped}" for c in saved.held_back))
         elif not saved.has_changes:
             click.echo("The plan has no changes; nothing to apply.")
+            adopt(client, saved)
             return
         try:
             result = apply_plan(client, saved, source="apply", cause=saved.cause, applied_by=applied_by(), echo=click.echo)
@@ -84,6 +86,17 @@ def apply(planfile: str | None, auto_approve: bool, overwrite_drift: bool, locke
     click.echo(f"Apply complete: {len(result['applied'])} changed; state serial {result['serial']}.")
     if saved.held_back:
         click.echo(held_back_line(saved))
+
+
+def adopt(client, plan) -> None:
+    """Git matches live revisions made outside it (a rollback git reverted to): record them as git's."""
+    from cb.apply.run import apply_plan
+    from cb.cause import applied_by
+
+    adopted = [c.address for c in plan.changes if c.adopt]
+    if adopted:
+        apply_plan(client, plan, source="apply", cause=plan.cause, applied_by=applied_by(), echo=lambda _: None)
+        click.echo(f"Git now matches the live {', '.join(adopted)}: recorded as applied from git (no content changed).")
 
 
 def held_back_line(plan) -> str:

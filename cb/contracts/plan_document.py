@@ -49,6 +49,7 @@ class ResourceChange:
     drift: dict[str, Any] | None = None  # who changed the live revision outside git, and how
     skipped: str | None = None  # why a change is held back (drift without --overwrite-drift)
     note: str | None = None  # why it changes when that is not the configuration (the runner's URL moved)
+    adopt: bool = False  # git now matches a live revision made outside git: apply records it as git's
 
     @property
     def is_change(self) -> bool:
@@ -85,7 +86,7 @@ class Plan:
 
     def hashes(self) -> dict[str, str | None]:
         """address -> the content hash each pending change must have when the runner commits it."""
-        return {c.address: c.after_hash for c in self.pending}
+        return {c.address: c.after_hash for c in self.changes if c.is_change or c.adopt}
 
     @property
     def has_changes(self) -> bool:

@@ -112,7 +112,8 @@ def compute(desired: Mapping[str, tuple[str, str, dict[str, Any], str]],
             # Drift is a difference between git and live: once they agree again it is gone.
             drift = None if same else _drift_of(meta, seen)
             changes.append(ResourceChange(address, kind, name, ["no-op"] if same else ["update"], None, content,
-                                          meta["hash"], hash_, drift=drift))
+                                          meta["hash"], hash_, drift=drift,
+                                          adopt=same and meta.get("source") in DRIFT_SOURCES))
     for address, meta in live.items():
         if address in desired or address in consumed or targeted:
             continue

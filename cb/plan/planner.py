@@ -56,9 +56,12 @@ def action_of(change: ResourceChange) -> str:
     return "move" if "move" in change.actions else change.actions[0]
 
 
-def to_changes(changes: list[ResourceChange]) -> list[Change]:
-    """The change set to apply: everything pending (no-ops and held-back drift excluded)."""
-    return [Change(c.address, c.kind, c.name, action_of(c), c.after, c.moved_from) for c in changes if c.is_change]
+def to_changes(changes: list[ResourceChange], adopt: bool = False) -> list[Change]:
+    """The change set to apply: everything pending (no-ops and held-back drift excluded). With
+    ``adopt`` (`cb apply` from git), also a revision for each live one made outside git that git now
+    matches, so the drift is over and git's next change is not held back; no content changes."""
+    return [Change(c.address, c.kind, c.name, "update" if c.adopt and not c.is_change else action_of(c), c.after,
+                   c.moved_from) for c in changes if c.is_change or (adopt and c.adopt)]
 
 
 def check_lock(project: Any, locked: bool) -> bool:

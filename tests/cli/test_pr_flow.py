@@ -77,3 +77,67 @@ def test_done_when_scenario(project, runner, cb):
     assert f"r{victim['id']} (agent.sales)" in res.output and "edited" in res.output
     offline = cb("audit", "verify", "--state", str(runner.state_dir), "--format", "json")
     assert offline.exit_code == 1 and f'"broken_at": {victim["id"]}' in offline.output
+
+
+@pytest.mark.slow
+def test_pr_flow_hotfix_stale_plan_rollback_revert_next_change(project, runner, cb):
+    """Issue 11's PR flow: drift clears once git matches live, and the next change in git lands."""
+    from cb.client import RunnerClient
+
+    client = RunnerClient(runner.url)
+    assert cb("apply", "--auto-approve").exit_code == 0
+    good_serial = client.state()["serial"]
+
+    # A PR's plan is saved; a hotfix is applied directly first; the saved plan is now refused.
+    project.write_agent("front-desk", "PR greeting")
+    assert cb("plan", "--out", "pr.cbplan").exit_code == 0
+    project.write_agent("front-desk", "Hotfix greeting")
+    project.commit("hotfix greeting")
+    assert cb("apply", "--auto-approve", "-m", "hotfix").exit_code == 0
+    res = cb("apply", "pr.cbplan")
+    assert res.exit_code == 1 and "saved plan is stale" in res.output
+    assert client.contents(["agent.front-desk"])["agent.front-desk"]["spec"]["greeting"] == "Hotfix greeting"
+
+    # The hotfix was bad: roll back. Git still says the hotfix, so the plan shows drift with its diff.
+    assert cb("rollback", "agent.front-desk", "--to", str(good_serial), "--auto-approve").exit_code == 0
+    res = cb("plan", "--detailed-exitcode")
+    assert res.exit_code == 2 and "held back: drift" in res.output
+    assert '"Hello!" -> "Hotfix greeting"' in res.output and "via rollback by ci-bot" in res.output
+
+    # git revert makes git match live: the drift is gone and there is nothing to do.
+    git(project.root, "revert", "--no-edit", "HEAD")
+    res = cb("plan", "--detailed-exitcode")
+    assert res.exit_code == 0, res.output
+    assert "drift" not in res.output and "No changes" in res.output
+    res = cb("apply", "--auto-approve")  # the merge pipeline's apply: git owns the live revision again
+    assert res.exit_code == 0 and "Git now matches the live agent.front-desk" in res.output
+    assert cb("plan", "--detailed-exitcode").exit_code == 0
+
+    # The next change in git is planned, saved, applied, and is live.
+    project.write_agent("front-desk", "Next change")
+    project.commit("next change")
+    res = cb("plan", "--out", "next.cbplan", "--detailed-exitcode")
+    assert res.exit_code == 2 and '"Hello!" -> "Next change"' in res.output and "held back" not in res.output
+    res = cb("apply", "next.cbplan")
+    assert res.exit_code == 0 and "Apply complete: 1 changed" in res.output
+    assert client.contents(["agent.front-desk"])["agent.front-desk"]["spec"]["greeting"] == "Next change"
+    assert cb("plan", "--detailed-exitcode").exit_code == 0
+
+
+@pytest.mark.slow
+def test_a_saved_plan_of_only_held_back_changes_fails_and_says_why(project, runner, cb):
+    from cb.client import RunnerClient
+
+    assert cb("apply", "--auto-approve").exit_code == 0
+    first = RunnerClient(runner.url).state()["serial"]
+    project.write_agent("front-desk", "Second")
+    project.commit("second")
+    assert cb("apply", "--auto-approve").exit_code == 0
+    assert cb("rollback", "agent.front-desk", "--to", str(first), "--auto-approve").exit_code == 0
+    res = cb("plan", "--out", "held.cbplan", "--detailed-exitcode")
+    assert res.exit_code == 2 and '"Hello!" -> "Second"' in res.output  # held back, with its diff
+    res = cb("apply", "held.cbplan")
+    assert res.exit_code == 1 and "held back by drift" in res.output and "agent.front-desk" in res.output
+    assert "no changes; nothing to apply" not in res.output.lower()
+    res = cb("apply", "--auto-approve")
+    assert res.exit_code == 0 and "held back by drift" in res.output  # the closing line
