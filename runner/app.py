@@ -183,9 +183,7 @@ def create_app(settings: Settings, extensions: list[str] | None = None) -> FastA
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         await _run_hooks(ctx.startup)
-        ctx.ready = True
-        log.info("cb runner ready on %s (state %s, lineage %s, serial %d)", settings.public_base_url,
-                 settings.state_dir, store.lineage, store.snapshot().serial)
+        ctx.ready = True  # "ready on ..." is logged by serve() once the socket is bound
         try:
             yield
         finally:
@@ -243,14 +241,71 @@ def settings_from_env(host: str, port: int, state_dir: str | os.PathLike, token_
                     audit_key_file=Path(audit_key_file))
 
 
+class AddressInUse(RuntimeError):
+    """The runner's host:port is taken (another runner?); the message says what to do."""
+
+
+def check_address(host: str, port: int) -> None:
+    """Fail before anything starts when ``host:port`` cannot be bound, rather than log "ready" and
+    then die with Errno 98."""
+    import errno
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise AddressInUse(f"{_url_host(host)}:{port} is already in use (another cb runner?): stop it, "
+                                   "or pass --port") from None
+            raise AddressInUse(f"cannot listen on {_url_host(host)}:{port}: {exc.strerror}") from None
+
+
+def hold_state_folder(state_dir: Path) -> Any:
+    """Mark ``state_dir`` as this runner's (runner.pid, locked while it runs); warn naming the pid
+    when another runner holds it. Returns the open lock file (keep it open)."""
+    import fcntl
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / "runner.pid"
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        log.warning("another cb runner (pid %s) is already using the state folder %s: both will serve the same "
+                    "fleet and write the same call records and outbox; give each runner its own --state "
+                    "(share a fleet with --state-db postgresql://... instead)", holder, state_dir)
+        return handle
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
 def serve(settings: Settings) -> None:
     """Run the runner in the foreground until interrupted."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.DEBUG if os.environ.get("CB_DEBUG") else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not os.environ.get("CB_DEBUG"):  # the twilio SDK logs every request's headers at INFO
+        logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+    check_address(settings.host, settings.port)
+    holder = hold_state_folder(Path(settings.state_dir))  # noqa: F841 - held until the process exits
     app = create_app(settings)
+    store = app.state.cb.store
+
+    def ready() -> None:
+        log.info("cb runner ready on %s (listening on %s:%d, state %s, lineage %s, serial %d)",
+                 settings.public_base_url, _url_host(settings.host), settings.port, settings.state_dir,
+                 store.lineage, store.snapshot().serial)
     # The first SIGTERM drains calls (new ones refused, calls in progress finish) before uvicorn
     # closes their WebSockets; see cb.runner.calls.graceful.
     from .calls.graceful import run
 
     # CB_LOOP=asyncio|uvloop (default: uvloop when installed) lets a benchmark compare the two.
-    run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False, ws_max_size=WS_MAX_BYTES,
+    run(app, on_ready=ready, host=settings.host, port=settings.port, log_level="warning", access_log=False, ws_max_size=WS_MAX_BYTES,
         loop=os.environ.get("CB_LOOP", "auto"), use_colors=None if colour.enabled() else False)

@@ -1,4 +1,6 @@
-"""`cb calls list|show|export`: what happened on each call, from the runner's state database."""
+"""`cb calls list|show|export`: what happened on each call, asked of the runner like every other
+command (``--runner``, else CB_RUNNER_URL, else cb.yaml's runner.url); ``--state DIR`` reads a
+state folder directly instead (a stopped runner's, or a backup)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,8 @@ import click
 
 from .errors import UserError
 
-STATE_HELP = "State folder holding state.db. Default: .cb/ in the project root."
-RUNNER_HELP = "Ask this runner's admin API instead of reading a local state folder (token: CB_TOKEN)."
+STATE_HELP = "Read this state folder (state.db) directly instead of asking the runner."
+RUNNER_HELP = "The runner's admin API (else CB_RUNNER_URL, else cb.yaml runner.url; token: CB_TOKEN)."
 
 
 def where(f):
@@ -18,6 +20,17 @@ def where(f):
     f = click.option("--token-file", type=click.Path(dir_okay=False), help="File with the runner's token.")(f)
     f = click.option("--runner", "runner_url", metavar="URL", help=RUNNER_HELP)(f)
     return click.option("--state", "state_dir", type=click.Path(file_okay=False), help=STATE_HELP)(f)
+
+
+def _runner(runner_url: str | None, state_dir: str | None) -> str | None:
+    """The runner to ask, or None to read ``--state`` directly."""
+    if state_dir and not runner_url:
+        return None
+    from cb.client import resolve_url
+
+    from .common import project_runner_url
+
+    return resolve_url(runner_url, project_runner_url())
 
 
 def _state(state_dir: str | None) -> Path:
@@ -50,6 +63,7 @@ def _remote(runner_url: str, token_file: str | None, path: str, **params) -> dic
 
 
 def _call(state_dir: str | None, call_id: str, runner_url: str | None = None, token_file: str | None = None) -> dict:
+    runner_url = _runner(runner_url, state_dir)
     if runner_url:
         call = _remote(runner_url, token_file, f"/v1/calls/{call_id}/export") or None
     else:
@@ -81,6 +95,7 @@ def calls() -> None:
 def list_(state_dir: str | None, runner_url: str | None, token_file: str | None, agent: str | None, limit: int,
           fmt: str) -> None:
     """List calls, newest first."""
+    runner_url = _runner(runner_url, state_dir)
     if runner_url:
         address = agent if not agent or agent.startswith("agent.") else "agent." + agent
         params = {"limit": limit, **({"agent": address} if address else {})}
@@ -123,3 +138,21 @@ def export(call_id: str, state_dir: str | None, runner_url: str | None, token_fi
         click.echo(f"wrote {out}", err=True)
     else:
         click.echo(text, nl=False)
+
+
+@calls.command()
+@click.argument("call_id")
+@click.option("--runner", "runner_url", metavar="URL", help="The runner (else CB_RUNNER_URL, else cb.yaml runner.url).")
+@click.option("--token-file", type=click.Path(dir_okay=False), help="File with the runner's token.")
+def hangup(call_id: str, runner_url: str | None, token_file: str | None) -> None:
+    """End a call in any state: cancel it while it rings, hang up once answered (DELETE /v1/calls/ID)."""
+    from cb.client import RunnerError
+
+    from .common import connect
+
+    with connect(runner_url, token_file) as client:
+        try:
+            record = client.hangup_call(call_id)
+        except RunnerError as exc:
+            raise UserError(f"cannot hang up {call_id}: {exc}") from None
+    click.echo(f"call {call_id}: {record['status']} ({record.get('end_reason') or 'ending'})")

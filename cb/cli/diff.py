@@ -3,12 +3,12 @@ from __future__ import annotations
 import click
 
 from .common import connect, runner_options
-from .errors import EXIT_CHANGES, UserError
+from .errors import EXIT_CHANGES
 
 
 def split_ref(value: str) -> tuple[str, str]:
-    if "@" not in value:
-        raise UserError(f"{value!r}: expected ADDRESS@REV, e.g. agent.front-desk@3 (a serial), @r12 (a revision id), "
+    if "@" not in value or not value.rsplit("@", 1)[1]:
+        raise click.UsageError(f"{value!r}: expected ADDRESS@REV, e.g. agent.front-desk@3 (a serial), @r12 (a revision id), "
                         "@3f2a9c (a content hash prefix) or @live")
     address, ref = value.rsplit("@", 1)
     return address, ref

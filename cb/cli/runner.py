@@ -34,7 +34,7 @@ def runner(host: str, port: int, state_dir: str | None, token_file: str | None, 
     from pathlib import Path
 
     from cb.config.project import find_root
-    from cb.runner.app import check_exposure, serve, settings_from_env
+    from cb.runner.app import AddressInUse, check_exposure, serve, settings_from_env
     from cb.state.dialect import dialect_for
 
     root = find_root(Path.cwd()) or Path.cwd()
@@ -54,5 +54,5 @@ def runner(host: str, port: int, state_dir: str | None, token_file: str | None, 
 
     try:
         serve(settings)
-    except (StateError, AuditKeyError) as exc:
+    except (StateError, AuditKeyError, AddressInUse) as exc:
         raise UserError(f"the runner cannot start: {exc}") from None

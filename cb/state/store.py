@@ -238,6 +238,10 @@ class StateStore:
         if ref in ("live", "latest", "current"):
             chosen = revs[-1]
         elif ref.isdigit():
+            current = int(self._meta_cached("serial") or 0)
+            if int(ref) > current:
+                raise NotFound(f"serial {ref} does not exist: the state is at serial {current}; "
+                               f"see `cb history {address}`")
             at = [r for r in revs if r.serial <= int(ref)]
             if not at:
                 raise NotFound(f"{address} did not exist at serial {ref}; its first serial is {revs[0].serial}")

@@ -21,15 +21,19 @@ log = logging.getLogger("cb.runner")
 
 
 class DrainingServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, drain: Callable[[], Awaitable[None]]):
+    def __init__(self, config: uvicorn.Config, drain: Callable[[], Awaitable[None]],
+                 on_ready: Callable[[], None] | None = None):
         super().__init__(config)
         self._drain = drain
+        self._on_ready = on_ready
         self._draining = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def startup(self, sockets: Any = None) -> None:
         self._loop = asyncio.get_running_loop()
         await super().startup(sockets)
+        if self.started and self._on_ready is not None:
+            self._on_ready()  # only now is the socket bound
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         if self._draining or self._loop is None:
@@ -57,5 +61,6 @@ def drain_calls(app: Any) -> Callable[[], Awaitable[None]]:
     return drain
 
 
-def run(app: Any, **options: Any) -> None:
-    DrainingServer(uvicorn.Config(app, **options), drain_calls(app)).run()
+def run(app: Any, on_ready: Callable[[], None] | None = None, **options: Any) -> None:
+    """Serve ``app``; ``on_ready`` is called once the listening socket is bound."""
+    DrainingServer(uvicorn.Config(app, **options), drain_calls(app), on_ready).run()

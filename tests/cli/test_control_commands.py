@@ -155,7 +155,7 @@ def test_history_diff_and_errors_name_what_to_do(project, cb):
     assert cb("diff", "agent.front-desk@2", "agent.front-desk@live").exit_code == 0
     res = cb("diff", "agent.nobody@1", "agent.front-desk@2")
     assert res.exit_code == 1 and "cb history" in res.output
-    assert cb("diff", "agent.front-desk", "agent.front-desk@2").exit_code == 1
+    assert cb("diff", "agent.front-desk", "agent.front-desk@2").exit_code == 2  # a usage error (issue 11)
     hist = json.loads(cb("history", "agent.front-desk", "--format", "json").output)["revisions"]
     assert [r["cause"]["message"] for r in hist] == ["first", "second"]
     assert all(r["applied_by"] == "ci-bot" for r in hist)
