@@ -123,3 +123,88 @@ class RunnerClient:
 
     def checkpoint(self) -> dict[str, Any]:
         return self._call("GET", "/v1/audit/checkpoint")["checkpoint"]
+
+    # ---------------------------------------------------------------- calls
+    def create_call(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST /v1/calls: the call's record (``queued``), or RunnerError naming what to fix."""
+        return self._call("POST", "/v1/calls", json=body)
+
+    def get_call(self, call_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/v1/calls/{call_id}")
+
+    def hangup_call(self, call_id: str) -> dict[str, Any]:
+        return self._call("DELETE", f"/v1/calls/{call_id}")
+
+
+FINAL_STATES = ("completed", "busy", "no-answer", "failed", "canceled", "refused")
+
+
+class Call(dict):
+    """A call record as the runner returns it; ``call.id``, ``call.status`` read like attributes."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class Calls:
+    """``client.calls``: the article's ``client.calls.create(agent_id=…, to=…, webhook_url=…, context={…})``."""
+
+    def __init__(self, runner: RunnerClient):
+        self._runner = runner
+
+    def create(self, *, agent_id: str | None = None, agent: str | None = None, to: str, from_: str | None = None,
+               context: dict[str, Any] | None = None, webhook_url: str | None = None,
+               metadata: dict[str, Any] | None = None, **extra: Any) -> Call:
+        body: dict[str, Any] = {"agent": agent or agent_id, "to": to, **extra}
+        for key, value in (("from", from_), ("context", context), ("webhook_url", webhook_url),
+                           ("metadata", metadata)):
+            if value is not None:
+                body[key] = value
+        return Call(self._runner.create_call(body))  # a refusal is a RunnerError (its body has the record)
+
+    def get(self, call_id: str) -> Call:
+        return Call(self._runner.get_call(call_id))
+
+    def hangup(self, call_id: str) -> Call:
+        return Call(self._runner.hangup_call(call_id))
+
+    def wait(self, call_id: str, *, timeout: float = 900.0, every: float = 0.5,
+             on_status: Any = None) -> Call:
+        """Follow the call's states until it ends (``on_status(status)`` at each change); the final record."""
+        import time
+
+        deadline, seen = time.monotonic() + timeout, None
+        while True:
+            call = self.get(call_id)
+            if call.status != seen:
+                seen = call.status
+                if on_status is not None:
+                    on_status(call)
+            if call.status in FINAL_STATES and call.get("ended_at"):
+                return call
+            if time.monotonic() > deadline:
+                raise RunnerError(f"call {call_id} still {call.status} after {timeout:.0f} s")
+            time.sleep(every)
+
+
+class Client:
+    """The runner's API for programs: ``Client().calls.create(agent_id="front-desk", to="+1…")``.
+
+    The runner and token come from the arguments, else CB_RUNNER_URL and CB_TOKEN (CB_TOKEN_FILE).
+    """
+
+    def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 60.0):
+        self.runner = RunnerClient(resolve_url(url, None), token or resolve_token(), timeout)
+        self.calls = Calls(self.runner)
+
+    def close(self) -> None:
+        self.runner.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -61,6 +61,35 @@ def load_scenario(path: str | None, say: tuple[str, ...]) -> Scenario:
     return Scenario(lines, context, str(data.get("from", "+15005550006")), data.get("to"))
 
 
+def load_callee(path: str | None, say: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The simulated callee of ``cb call AGENT --to … --local`` and the call's context: ``--say``
+    lines, or a YAML file with ``lines:`` (a person) or ``machine: {greeting, beep_after_ms}`` (an
+    answering machine), optional ``answer_after_ms``, ``outcome`` and ``context``."""
+    if path is None:
+        return ({"lines": list(say)} if say else {}), {}
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except OSError as exc:
+        raise LocalCallError(f"{path}: cannot read the scenario: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise LocalCallError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise LocalCallError(f"{path}: a callee scenario is a mapping: lines: [...] or machine: {{greeting: ...}}")
+    context = data.pop("context", None) or {}
+    if not isinstance(context, dict):
+        raise LocalCallError(f"{path}: `context` must be a mapping of variable names to values")
+    from pydantic import ValidationError
+
+    from cb.contracts.outbound_call import SimulatedCallee
+
+    try:
+        SimulatedCallee.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'scenario'}: {e['msg']}" for e in exc.errors())
+        raise LocalCallError(f"{path}: {problems}") from None
+    return data, context
+
+
 #: The dialled number when the agent has no Number: the call is routed by agent name, not by it.
 NO_NUMBER = "+10000000000"
 

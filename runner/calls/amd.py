@@ -52,7 +52,7 @@ class AmdSettings:
     voiced_rms: float = 400.0  # int16 RMS above which a frame is sound
     tonal_ratio: float = 0.5  # share of a frame's energy in one bin for it to be a tone
     beep_frames: int = 6  # 120 ms of the same tone is a beep
-    human_silence_ms: int = 600  # after a short first utterance: a person waiting for us
+    human_silence_ms: int = 500  # after a short first utterance: a person waiting for us
     long_ms: int = 2400  # speech longer than this is a greeting (Twilio's speech threshold)
     words_wait_ms: int = 1200  # after a long utterance ends, how long words may take to arrive
     machine_silence_ms: int = 2500  # a greeting without a beep has ended

@@ -45,6 +45,7 @@ class Screening:
         self.on_verdict = on_verdict
         self.verdicts: list[tuple[str, str, float]] = []  # (answered_by, source, monotonic time)
         self.decided = False  # the policy has acted; later verdicts are only recorded
+        self.heard_before = True  # until the callee starts speaking again after the gate opens
         self._pcm = bytearray()
 
     async def _verdict(self, answered_by: str | None, source: str) -> None:
@@ -81,6 +82,14 @@ class ScreenGate(FrameProcessor):
                 await screening.audio(frame.audio)
             elif isinstance(frame, TranscriptionFrame):
                 await screening.words(frame.text)
-        if screening.closed and direction == FrameDirection.DOWNSTREAM and isinstance(frame, HELD):
-            return
+        if direction == FrameDirection.DOWNSTREAM and isinstance(frame, HELD):
+            if screening.closed:
+                return
+            # Words of what the callee said before the verdict ("Hello?") arrive after it, from a
+            # segmented STT: they are the answer we already acted on, not a turn that would
+            # interrupt the greeting. The callee's next utterance starts a turn as usual.
+            if isinstance(frame, VADUserStartedSpeakingFrame):
+                screening.heard_before = False
+            elif screening.heard_before:
+                return
         await self.push_frame(frame, direction)
