@@ -6,6 +6,8 @@ Order, so that state always equals reality even when an external provider fails 
 3. all runner-held resources (return schemas, policies, tools, agents, local numbers) land in ONE
    state transaction: all or nothing;
 4. external numbers are created or re-pointed at the runner (each recorded as it succeeds).
+Every step records under ONE serial: the first moves it by one, the later ones continue it
+(``StateStore.commit(continues=...)``), so one apply is one serial however many numbers it touches.
 A number removed from the configuration is released only if its Number said ``purchase: true``
 (cb bought it); otherwise cb stops managing it and it stays in the account untouched.
 A failure stops the run and the result names exactly what was and was not applied.
@@ -51,15 +53,15 @@ class Engine:
     def __init__(self, store: StateStore, providers: ProviderRegistry):
         self.store = store
         self.providers = providers
-        self._view_cache: tuple[int, dict[str, Any]] | None = None
+        self._view_cache: tuple[tuple[int, str], dict[str, Any]] | None = None
 
     # ------------------------------------------------------------------ reading
     def state_view(self, refresh: bool = False) -> dict[str, Any]:
         """Lineage, serial and per-address revision metadata (no contents); with ``refresh``, what
         each external number provider really holds, compared with what cb would set."""
         snap = self.store.snapshot()
-        if self._view_cache is None or self._view_cache[0] != snap.serial:
-            self._view_cache = (snap.serial, {a: revision_meta(r) for a, r in snap.resources.items()})
+        if self._view_cache is None or self._view_cache[0] != (snap.serial, snap.head):
+            self._view_cache = ((snap.serial, snap.head), {a: revision_meta(r) for a, r in snap.resources.items()})
         view = {"lineage": snap.lineage, "serial": snap.serial, "fingerprint": fingerprint(snap),
                 "resources": self._view_cache[1],
                 "lock": (lock.to_dict() if (lock := self.store.current_lock()) else None)}
@@ -155,10 +157,16 @@ class Engine:
                              "(or CB_PUBLIC_URL) at which the provider reaches it; nothing was applied")
         done: list[str] = []
         serial = [snap.serial if expect_serial is None else expect_serial]
+        recorded: list[Any] = []  # the snapshot the change set's last step made
 
         def record(batch: list[Change]) -> None:
-            new = self.store.commit(batch, source=source, cause=cause, applied_by=applied_by,
-                                    expect_lineage=expect_lineage, expect_serial=serial[0], lock_id=lock_id)
+            if recorded:  # a later step of the same change set: same serial, nothing committed between
+                new = self.store.commit(batch, source=source, cause=cause, applied_by=applied_by,
+                                        lock_id=lock_id, continues=recorded[-1])
+            else:
+                new = self.store.commit(batch, source=source, cause=cause, applied_by=applied_by,
+                                        expect_lineage=expect_lineage, expect_serial=serial[0], lock_id=lock_id)
+            recorded.append(new)
             serial[0] = new.serial
 
         def fail(address: str, exc: Exception) -> Iterator[dict[str, Any]]:

@@ -13,6 +13,11 @@ Why this shape:
   at the revision, delete and move remove one) gives what is live, and ``cb audit verify`` compares.
 - ``commit`` is one transaction that first checks the caller's lineage, serial and lock: a change
   set is applied entirely or not at all, and never on top of state the caller did not see.
+- One change set moves the serial by one. The apply engine records a change set in steps (the
+  runner-held resources at once, then each external number as its provider succeeds, so state
+  equals reality when a provider fails half-way); ``commit(..., continues=snapshot)`` records a
+  step under the serial its first step took, and only if nothing else was committed in between
+  (same lineage, serial and head).
 - Subscribers are called synchronously after each commit with the new immutable snapshot, so the
   call path can swap agent specs in-process without polling.
 """
@@ -161,7 +166,7 @@ class StateStore:
         for row in rows:
             rev = self._revision(row[:-1], row[-1])
             resources[rev.address] = rev
-        return Snapshot(self._meta("lineage") or "", int(self._meta("serial") or 0), resources)
+        return Snapshot(self._meta("lineage") or "", int(self._meta("serial") or 0), resources, self._meta("head") or "")
 
     @staticmethod
     def _revision(row: tuple, content: str | None) -> Revision:
@@ -184,8 +189,8 @@ class StateStore:
         """Pick up commits made by another process sharing the database (another runner), and tell
         subscribers. Cheap when nothing moved: one indexed read."""
         with self._mutex:
-            serial = int(self._meta("serial") or 0)
-            if serial == self._snapshot.serial:
+            serial, head = int(self._meta("serial") or 0), self._meta("head") or ""
+            if (serial, head) == (self._snapshot.serial, self._snapshot.head):
                 return self._snapshot
             self._snapshot = snapshot = self._load_snapshot()
         self._notify(snapshot)
@@ -289,11 +294,15 @@ class StateStore:
     # ------------------------------------------------------------------ writing
     def commit(self, changes: Iterable[Change], *, source: str, cause: Cause | None = None,
                applied_by: str = "unknown", expect_lineage: str | None = None,
-               expect_serial: int | None = None, lock_id: str | None = None) -> Snapshot:
+               expect_serial: int | None = None, lock_id: str | None = None,
+               continues: Snapshot | None = None) -> Snapshot:
         """Apply a change set in one transaction and return the new snapshot.
 
         Refuses (StaleState) when ``expect_lineage``/``expect_serial`` no longer match, and
         (LockHeld) when someone else holds the lock. An empty change set changes nothing.
+        ``continues``: these changes are a further step of the change set whose previous step
+        produced that snapshot; they take its serial (no new one), and are refused (StaleState)
+        if anything else was committed since.
         """
         if source not in SOURCES:
             raise StateError(f"unknown source {source!r}; one of {', '.join(SOURCES)}")
@@ -311,6 +320,10 @@ class StateStore:
                     raise StaleState(f"saved plan is stale: it was made against serial {expect_serial}, "
                                      f"but the state is now at serial {serial} (someone applied since); "
                                      "run `cb plan` again")
+                if continues is not None and (continues.lineage, continues.serial, continues.head) != (
+                        lineage, serial, self._meta("head") or ""):
+                    raise StaleState(f"the state moved while this change set was being applied (serial "
+                                     f"{continues.serial} -> {serial}); run `cb plan` again")
                 row = self._conn.execute("SELECT id, holder, operation, created_at FROM cb_locks WHERE name = ?",
                                          (STATE_LOCK,)).fetchone()
                 if row is not None and row[0] != lock_id:
@@ -320,8 +333,11 @@ class StateStore:
                     return self._snapshot
                 # Another process wrote this file since we last looked (two runners on one state):
                 # build on what is really live, never on our stale copy.
-                base = self._snapshot if serial == self._snapshot.serial else self._load_snapshot()
-                revs = self._write(changes, serial + 1, source, cause_json, applied_by)
+                head = self._meta("head") or ""
+                fresh = (serial, head) == (self._snapshot.serial, self._snapshot.head)
+                base = self._snapshot if fresh else self._load_snapshot()
+                serial = serial if continues is not None else serial + 1
+                revs = self._write(changes, serial, source, cause_json, applied_by)
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -334,7 +350,7 @@ class StateStore:
                     resources.pop(rev.address, None)
                 else:
                     resources[rev.address] = rev
-            self._snapshot = Snapshot(lineage, serial + 1, resources)
+            self._snapshot = Snapshot(lineage, serial, resources, revs[-1].chain)
             snapshot = self._snapshot
         self._notify(snapshot)
         return snapshot

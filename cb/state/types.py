@@ -62,11 +62,14 @@ class Revision:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Everything live at one serial. Immutable: a call pins one and keeps it to the end."""
+    """Everything live at one serial (and head). Immutable: a call pins one and keeps it to the end."""
 
     lineage: str
     serial: int
     resources: Mapping[str, Revision] = field(default_factory=dict)
+    #: The chain value of the newest revision: it moves with every commit, also when one change
+    #: set is recorded in steps under one serial (cb.apply.engine: each number as it lands).
+    head: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "resources", MappingProxyType(dict(self.resources)))
