@@ -33,13 +33,6 @@ NOT_ENFORCED: dict[tuple[str, tuple[str, ...]], str] = {
         "the STIR/SHAKEN attestation minimum is not enforced yet: outbound calls are not checked for it",
     ("Agent", ("spec", "compliance")):
         "compliance policies are not enforced yet: none of the referenced policies' rules is applied to calls",
-    ("Agent", ("spec", "phone", "voicemail")):
-        "the voicemail policy is not enforced yet: the runner does not detect answering machines, "
-        "every answer is treated as a person",
-    ("Agent", ("spec", "phone", "voicemail_message")):
-        "the voicemail message is not used yet: the runner never leaves a message on a machine",
-    ("Number", ("spec", "outbound_calls")):
-        "outbound calling is not enforced yet: the runner places no outbound calls, from this number or any",
     ("Number", ("spec", "options")):
         "number options are not read by any number provider yet",
 }

@@ -259,12 +259,12 @@ class Outbound:
             return
         call.verdict = answered_by
         await asyncio.to_thread(self.service.records.update, call_id, answered_by=answered_by)
-        if not call.answered and answered_by.startswith("machine") \
-                and call.plan.settings.phone.voicemail == "hangup":
+        if answered_by.startswith("machine") and call.plan.settings.phone.voicemail == "hangup":
+            # no stream to screen yet: the policy acts here
             await asyncio.to_thread(self.service.records.update, call_id, voicemail="hung_up")
-            await self.hang_up(call_id)
+            await self.hang_up(call_id, reason="voicemail")
 
-    async def hang_up(self, call_id: str) -> dict[str, Any]:
+    async def hang_up(self, call_id: str, reason: str = "hangup_requested") -> dict[str, Any]:
         """End the call in any state: the provider hangs up; a call with a stream ends its session."""
         record = self.service.records.get(call_id)
         if record is None:
@@ -277,10 +277,10 @@ class Outbound:
             except ProviderError as exc:
                 log.warning("call %s: could not hang up at %s: %s", call_id, call.dialer_name, exc)
         if session is not None:
-            await session.end("hangup_requested", now=True)
+            await session.end(reason, now=True)
         elif call is not None and not call.ended:
             self.service.pending.pop(call_id, None)
-            await self.finish(call_id, "canceled" if not call.answered else "completed", "hangup_requested")
+            await self.finish(call_id, "canceled" if not call.answered else "completed", reason)
         return self.service.records.get(call_id).to_dict()
 
     async def finish(self, call_id: str, status: str, reason: str, *, error: str | None = None,

@@ -29,7 +29,9 @@ request fail with a Twilio error body (optionally only for a method / path fragm
 Twilio's side of a call, signed with the account's auth token as Twilio signs webhooks:
 ``fake.ring(number)`` requests a number's voice URL (an inbound call), ``fake.answer(call_sid)``
 fetches an outbound call's TwiML, ``fake.send_status_callback(call_sid, "completed")`` posts a
-status callback. ``tests.fakes.twilio_contract.contract_problems(fake.requests)`` checks every
+status callback (SequenceNumber counting up per call; extra form fields such as SipResponseCode
+as keywords) and ``fake.send_amd_callback(call_sid, "machine_start")`` posts async AMD's result
+to the call's AsyncAmdStatusCallback. ``tests.fakes.twilio_contract.contract_problems(fake.requests)`` checks every
 request and response against Twilio's OpenAPI spec.
 """
 
@@ -176,6 +178,7 @@ class FakeTwilio:
         self.calls: dict[str, dict[str, Any]] = {}
         self.call_params: dict[str, dict[str, str]] = {}
         self.call_updates: dict[str, list[dict[str, str]]] = {}
+        self.sequence: dict[str, int] = {}  # CA sid -> last status callback SequenceNumber
         self.requests: list[RecordedRequest] = []
         self.failures: list[Failure] = []
         self.on_call_created: Callable[[dict[str, Any], dict[str, str]], None] | None = None
@@ -348,7 +351,8 @@ class FakeTwilio:
                                        call_status="in-progress", direction="outbound-api")
         return send_signed(params.get("Method", "POST"), params["Url"], webhook, self.auth_token, timeout=timeout)
 
-    def send_status_callback(self, sid: str, status: str, *, duration: int | None = None, timeout: float = 10.0):
+    def send_status_callback(self, sid: str, status: str, *, duration: int | None = None, timeout: float = 10.0,
+                             **extra: str):
         """Set the call's status and POST a signed status callback to its StatusCallback URL.
 
         Returns (http status, headers, body) from the receiving server, or None when the call was
@@ -368,7 +372,29 @@ class FakeTwilio:
             call_status=status,
             direction=call["direction"],
             duration=duration if status == "completed" else None,
+            sequence_number=self._next_sequence(sid),
+            **extra,  # e.g. SipResponseCode="486", ErrorCode
         )
+        return post_signed(url, params, self.auth_token, timeout=timeout)
+
+    def _next_sequence(self, sid: str) -> int:
+        with self.lock:
+            self.sequence[sid] = self.sequence.get(sid, -1) + 1
+            return self.sequence[sid]
+
+    def send_amd_callback(self, sid: str, answered_by: str, *, duration_ms: int = 2400, timeout: float = 10.0):
+        """Async answering-machine detection's result: POST a signed callback to the call's
+        AsyncAmdStatusCallback (CallSid, AccountSid, AnsweredBy, MachineDetectionDuration) and set the
+        call's answered_by. None when the call was created without one."""
+        from .twilio_signing import post_signed
+
+        with self.lock:
+            self.calls[sid]["answered_by"] = answered_by
+        url = self.call_params.get(sid, {}).get("AsyncAmdStatusCallback")
+        if not url:
+            return None
+        params = {"CallSid": sid, "AccountSid": self.account_sid, "AnsweredBy": answered_by,
+                  "MachineDetectionDuration": str(duration_ms)}
         return post_signed(url, params, self.auth_token, timeout=timeout)
 
     # ------------------------------------------------------------------ request handling
