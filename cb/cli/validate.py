@@ -65,15 +65,24 @@ def _split(paths: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _scenario_diagnostics(projects: list, scenario_paths: list[str], explicit: bool) -> list:
-    """Scenarios of each validated project (all of them when no path was given), and the named ones."""
+    """Scenarios of each validated project, and the named ones.
+
+    With config paths given (``cb validate agents examples``) each of their projects' scenarios is
+    checked against the whole project (a scenario may test an agent in a file not named), unless
+    scenario paths of that project were named: then just those.
+    """
     diags: list = []
-    if not explicit:
-        for project in projects:
-            diags += load_scenarios(project)[1]
     by_root: dict[Path, list[str]] = {}
     for p in scenario_paths:
         root, _ = _scenario_folders(Path(p).resolve())  # type: ignore[misc]
         by_root.setdefault(root, []).append(p)
+    for project in projects:
+        if not explicit:
+            diags += load_scenarios(project)[1]
+        elif (Path(project.root) / "cb.yaml").is_file() \
+                and Path(project.root).resolve() not in {Path(r).resolve() for r in by_root}:
+            whole, _ = load_project(None, Path(project.root))  # its own problems are reported for the files named
+            diags += load_scenarios(whole)[1]
     for root, named in by_root.items():
         project, _ = load_project(None, root)  # its own problems are reported when it is validated
         diags += load_scenarios(project, named)[1]

@@ -71,6 +71,20 @@ def test_unknown_names_and_bad_schemas_are_reported_with_file_and_line(tmp_path,
                "assertion" in out
 
 
+def test_config_paths_given_validate_their_projects_scenarios_too(tmp_path, monkeypatch):
+    root = _project(tmp_path)
+    (root / "scenarios" / "bad.yaml").write_text(BAD)
+    example = root / "examples" / "one"
+    shutil.copytree(ROOT / "examples" / "after-hours", example)
+    (example / "scenarios" / "burst-pipe.yaml").write_text(
+        (example / "scenarios" / "burst-pipe.yaml").read_text().replace("agent: after-hours", "agent: after-hour"))
+    code, out = _validate(root, monkeypatch, "agents", "examples", "agents/front-desk.yaml")
+    assert code == 1, out
+    assert "scenarios/bad.yaml:19:10: error[CB301] scenario.bad2: agent: no Agent named 'front-dsk'" in out
+    assert "examples/one/scenarios/burst-pipe.yaml" in out and "no Agent named 'after-hour'" in out
+    assert out.count("no Agent named 'front-dsk'") == 1  # once, however many of its files were named
+
+
 def test_an_entry_with_two_assertions_and_a_stray_resource_are_errors(tmp_path, monkeypatch):
     root = _project(tmp_path)
     (root / "scenarios" / "two.yaml").write_text(
