@@ -5,27 +5,16 @@ so the PR check fails on a regression."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
 from .common import connect, load_valid_project, runner_options
-from .errors import UserError
-from .test import EXIT_FAILED, EXIT_PASSED, load_for_test
+from .test import EXIT_FAILED, EXIT_PASSED, affected, load_for_test, plan_for
 
 #: GitHub's limit is 65,536 characters; the comment stays under this.
 COMMENT_LIMIT = 65_000
 #: What the test table may take at most, so the plan keeps most of the room.
 TESTS_SHARE = 20_000
-
-
-def _affected(plan: Any, project: Any, agent: str) -> bool:
-    """The plan changes the agent, one of its tools or its return schema."""
-    spec = project.get("Agent", agent).spec
-    mine = {f"agent.{agent}", *(f"tool.{t}" for t in spec.tools)}
-    if isinstance(spec.returns, str):
-        mine.add(f"return_schema.{spec.returns}")
-    return any(c.address in mine and c.actions != ["no-op"] for c in plan.changes)
 
 
 def comment(plan_markdown: str, tests_markdown: str) -> str:
@@ -56,19 +45,16 @@ def review(repeat: int, changed: bool, llm: str, out: str | None, runner_url: st
     Example (a PR check):
       cb review --out comment.md && gh pr comment "$PR" --body-file comment.md
     """
-    from cb.cause import change_cause
-    from cb.plan.planner import make_plan, render
+    from cb.plan.planner import render
     from cb.runner.testing import run_suite
     from cb.testing.report import all_passed, render_markdown
 
     project = load_valid_project()
     project, scenarios = load_for_test(())
     with connect(runner_url, token_file, project) as client:
-        plan = make_plan(project, client, cause=change_cause(project.root, None))
-        if plan.errors:
-            raise UserError("cannot plan:\n  " + "\n  ".join(plan.errors))
+        plan = plan_for(project, client)
         if changed:
-            scenarios = [s for s in scenarios if _affected(plan, project, s.spec.agent)]
+            scenarios = affected(plan, project, scenarios)
         results = run_suite(scenarios, project, repeat=repeat, use_scenario_llm=llm == "scenario",
                             live=client.contents)
     tests = render_markdown(results, budget=TESTS_SHARE) if results else \

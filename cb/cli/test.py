@@ -39,6 +39,31 @@ def load_for_test(paths: tuple[str, ...]) -> tuple[Any, list[Any]]:
     return project, scenarios
 
 
+def affected(plan: Any, project: Any, scenarios: list[Any]) -> list[Any]:
+    """The scenarios whose agent, one of its tools or its return schema ``plan`` changes."""
+    def touched(agent: str) -> bool:
+        spec = project.get("Agent", agent).spec
+        mine = {f"agent.{agent}", *(f"tool.{t}" for t in spec.tools)}
+        if isinstance(spec.returns, str):
+            mine.add(f"return_schema.{spec.returns}")
+        return any(c.address in mine and c.actions != ["no-op"] for c in plan.changes)
+
+    return [s for s in scenarios if touched(s.spec.agent)]
+
+
+def plan_for(project: Any, client: Any) -> Any:
+    """The plan of ``project`` against the runner ``client`` talks to (what cb plan shows)."""
+    from cb.cause import change_cause
+    from cb.plan.planner import make_plan
+
+    from .errors import UserError
+
+    plan = make_plan(project, client, cause=change_cause(project.root, None))
+    if plan.errors:
+        raise UserError("cannot plan:\n  " + "\n  ".join(plan.errors))
+    return plan
+
+
 def live_contents(runner_url: str | None, token_file: str | None, project: Any) -> Any:
     """A function addresses -> live contents, through the runner's admin API."""
     from cb.client import RunnerClient, RunnerError, resolve_token, resolve_url
@@ -80,9 +105,11 @@ def run(project: Any, scenarios: list[Any], repeat: int, llm: str, baseline: str
                    "agent's own LLM.")
 @click.option("--baseline", type=click.Choice(["live"]), help="Also run each scenario against the runner's live "
               "revision of its agent and mark regressions (passed before, fails now) and fixes.")
+@click.option("--changed", is_flag=True, help="Only scenarios whose agent (or its tools, return schema) the plan "
+              "against the runner changes, as `cb review --changed`.")
 @runner_options
 def test(paths: tuple[str, ...], repeat: int, fmt: str, out: str | None, llm: str, baseline: str | None,
-         runner_url: str | None, token_file: str | None) -> None:
+         changed: bool, runner_url: str | None, token_file: str | None) -> None:
     """Run scenarios: simulated calls to the agents, judged by their assertions.
 
     PATHS are scenario files or folders (default: cb.yaml's `scenarios:`, else scenarios/). Text mode:
@@ -97,10 +124,19 @@ def test(paths: tuple[str, ...], repeat: int, fmt: str, out: str | None, llm: st
       cb test scenarios/front-desk --repeat 5
       cb test --format junit --out report.xml
       cb test --baseline live --format markdown
+      cb test --changed --baseline live
     """
     from cb.testing.report import all_passed, render
 
     project, scenarios = load_for_test(paths)
+    if changed:
+        from .common import connect
+
+        with connect(runner_url, token_file, project) as client:
+            scenarios = affected(plan_for(project, client), project, scenarios)
+        if not scenarios:
+            click.echo("No scenario tests an agent, tool or return schema this change touches: nothing to run.")
+            raise SystemExit(EXIT_PASSED)
     results = run(project, scenarios, repeat, llm, baseline, runner_url, token_file)
     text = render(results, fmt)
     if out:

@@ -45,3 +45,26 @@ def test_a_prompt_change_that_breaks_booking_shows_as_a_regression_under_the_pla
     assert "agent.front-desk" in comment and "+and take a message for the staff." in comment
     assert "| `front-desk-books` | `front-desk` | ✅ 1/1 | ❌ 0/1 | 🔴 regression |" in comment
     assert _stable(comment) == snapshot
+
+
+@pytest.mark.slow
+def test_cb_test_changed_runs_only_the_scenarios_the_plan_touches(project, runner, cb):
+    root = project.root
+    shutil.copy(ROOT / "agents" / "front-desk.yaml", root / "agents" / "front-desk.yaml")
+    (root / "agents" / "shared.yaml").unlink()
+    shutil.copytree(ROOT / "scenarios", root / "scenarios")
+    (root / "cb.yaml").write_text("apiVersion: cb/v1\nkind: Project\nname: test-fleet\npaths: [agents]\n"
+                                  "tools: {env: [BOOKING_*]}\n")
+    project.commit("the front desk and its scenarios")
+    assert cb("apply", "--auto-approve").exit_code == 0
+
+    res = cb("test", "--changed")  # the plan changes nothing: nothing runs, and that is said
+    assert res.exit_code == 0, res.output
+    assert "nothing to run" in res.output and "PASS" not in res.output
+
+    agent = root / "agents" / "front-desk.yaml"
+    agent.write_text(agent.read_text().replace("and book appointments with the book_appointment tool.",
+                                               "and take a message for the staff."))
+    res = cb("test", "--changed", "--baseline", "live")
+    assert res.exit_code == 1, res.output
+    assert "FAIL front-desk-books" in res.output and "[regression]" in res.output
