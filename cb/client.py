@@ -81,6 +81,9 @@ class RunnerClient:
     def observe(self, documents: dict[str, Any]) -> dict[str, Any]:
         return self._call("POST", "/v1/state/observe", json={"documents": documents})["observed"]
 
+    def credentials(self, agents: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", "/v1/state/credentials", json={"agents": agents})["credentials"]
+
     def lock(self, holder: str, operation: str) -> dict[str, Any]:
         return self._call("POST", "/v1/lock", json={"holder": holder, "operation": operation})["lock"]
 

@@ -16,9 +16,11 @@ A failure stops the run and the result names exactly what was and was not applie
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
 
+from cb.providers import credentials as provider_credentials
 from cb.providers.base import ProviderError
 from cb.providers.registry import ProviderRegistry, desired_number, differences, moved_runner_url
 from cb.state.errors import StateError
@@ -54,6 +56,9 @@ class Engine:
         self.store = store
         self.providers = providers
         self._view_cache: tuple[tuple[int, str], dict[str, Any]] | None = None
+        self._live_credentials: tuple[tuple[int, str], dict[str, dict[str, list[str]]]] | None = None
+        #: the profile of an agent that names none: the one its calls get (`CB_PROFILE`, as the call path)
+        self.default_profile = getattr(providers.settings, "profile", None) or os.environ.get("CB_PROFILE") or "local"
 
     # ------------------------------------------------------------------ reading
     def state_view(self, refresh: bool = False) -> dict[str, Any]:
@@ -102,6 +107,23 @@ class Engine:
                 entry["public_url_changed"] = {"from": old, "to": desired.voice_url.rsplit("/twilio/voice", 1)[0]}
             out[address] = entry
         return out
+
+    def credentials(self, agents: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
+        """address -> {"needs": [...], "missing": [...]}: the environment variable names each agent's
+        pipeline providers need (``agents`` maps an address to its ``spec.pipeline``), and which of
+        them are not set on this runner. Names only, never values."""
+        return {address: provider_credentials.report(pipeline if isinstance(pipeline, dict) else {},
+                                                     self.default_profile)
+                for address, pipeline in agents.items()}
+
+    def live_credentials(self) -> dict[str, dict[str, list[str]]]:
+        """``credentials`` of every live agent (cached per snapshot: the environment is read at start)."""
+        snap = self.store.snapshot()
+        if self._live_credentials is None or self._live_credentials[0] != (snap.serial, snap.head):
+            agents = {a: thaw((r.content.get("spec") or {}).get("pipeline") or {})
+                      for a, r in snap.resources.items() if r.kind == "Agent" and r.content is not None}
+            self._live_credentials = ((snap.serial, snap.head), self.credentials(agents))
+        return self._live_credentials[1]
 
     def contents(self, addresses: list[str]) -> dict[str, Any]:
         snap = self.store.snapshot()
@@ -263,3 +285,4 @@ class InProcessRunner:
 
     def __init__(self, engine: Engine):
         self.state, self.contents, self.observe = engine.state_view, engine.contents, engine.observe_documents
+        self.credentials = engine.credentials

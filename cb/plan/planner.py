@@ -16,6 +16,7 @@ from typing import Any
 
 from cb import lockfile
 from cb.contracts.plan_document import Plan, ResourceChange
+from cb.providers.credentials import fix
 from cb.state.store import Change
 
 from .desired import desired_from_project
@@ -43,6 +44,7 @@ def make_plan(project: Any, runner: Any, *, overwrite_drift: bool = False, cause
         observed.update(runner.observe(creating))
     errors = [f"{address}: cannot read it from the {o.get('provider')} provider: {o['error']}"
               for address, o in sorted(observed.items()) if o.get("error")]
+    errors += missing_credentials(desired, runner)
     moved = [(m.from_, m.to) for m in project.settings.moved]
     changes, more = compute(desired, view["resources"], runner.contents, observed, moved,
                             overwrite_drift, targeted)
@@ -50,6 +52,21 @@ def make_plan(project: Any, runner: Any, *, overwrite_drift: bool = False, cause
                 created_at=datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
                 project=project.settings.name, runner=runner.url, changes=changes,
                 overwrite_drift=overwrite_drift, cause=cause or {}, errors=errors + more, targeted=targeted)
+
+
+def missing_credentials(desired: dict[str, Any], runner: Any) -> list[str]:
+    """One error per agent whose providers need environment variables the runner lacks (names only):
+    found now, not by the first caller."""
+    agents = {a: (d[2].get("spec") or {}).get("pipeline") or {} for a, d in desired.items() if d[0] == "Agent"}
+    if not agents or not hasattr(runner, "credentials"):
+        return []
+    out = []
+    for address, found in sorted(runner.credentials(agents).items()):
+        if found.get("missing"):
+            missing = found["missing"]
+            out.append(f"{address}: its providers need {', '.join(missing)}, not set on the runner, so every "
+                       f"call would fail; {fix(missing)}")
+    return out
 
 
 def action_of(change: ResourceChange) -> str:

@@ -11,7 +11,10 @@ Two kinds of plugin, each found through its own entry-point group, built-ins too
   ``kind`` and ``create(part: PartSpec, audio: CallAudio)``. It imports an optional SDK with
   ``require`` (which fails with the exact install hint), reads a key with ``secret`` (a
   ``${env:NAME}`` reference, never a value) and raises ``ProviderUnavailable`` with a message that
-  says how to fix what is missing.
+  says how to fix what is missing. It may declare the environment variables a part needs with
+  ``required_env(part: PartSpec) -> list[str]`` (names; ``secret_name`` gives the one a secret
+  option reads), so `cb plan` and ``/readyz`` name a missing key before a call fails on it
+  (``cb.providers.credentials``).
 - number providers (``cb.number_providers``, ``cb.providers.base``): the phone numbers an apply
   points at the runner, satisfying ``NumberProvider``; a refusal is a ``ProviderError``.
 
@@ -33,9 +36,10 @@ from .pipeline import (
     require,
     secret,
 )
+from .credentials import secret_name
 
 __all__ = [
     "KINDS", "PROFILES", "VAD_KIND", "VAD_PROVIDER", "CallAudio", "DesiredNumber", "NumberProvider",
     "ObservedNumber", "PartSpec", "PipelineProvider", "ProviderError", "ProviderUnavailable", "install_hint",
-    "require", "secret",
+    "require", "secret", "secret_name",
 ]

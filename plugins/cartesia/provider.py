@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from cb.providers import CallAudio, PartSpec, ProviderUnavailable, require, secret
+from cb.providers import CallAudio, PartSpec, ProviderUnavailable, require, secret, secret_name
 
 
 class CartesiaProvider:
     name = "cartesia"
     kind = "tts"
+
+    def required_env(self, part: PartSpec) -> list[str]:
+        return [n for n in [secret_name(part.options, "api_key", "CARTESIA_API_KEY")] if n]
 
     def create(self, part: PartSpec, audio: CallAudio) -> Any:
         require("cartesia", "cloud", "cartesia")

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from cb.providers import CallAudio, PartSpec, require, secret
+from cb.providers import CallAudio, PartSpec, require, secret, secret_name
 
 
 class DeepgramProvider:
     name = "deepgram"
     kind = "stt"
+
+    def required_env(self, part: PartSpec) -> list[str]:
+        return [n for n in [secret_name(part.options, "api_key", "DEEPGRAM_API_KEY")] if n]
 
     def create(self, part: PartSpec, audio: CallAudio) -> Any:
         require("deepgram", "cloud", "deepgram-sdk")

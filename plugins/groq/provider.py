@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from cb.providers import CallAudio, PartSpec, require, secret
+from cb.providers import CallAudio, PartSpec, require, secret, secret_name
 
 
 class GroqProvider:
     name = "groq"
     kind = "llm"
+
+    def required_env(self, part: PartSpec) -> list[str]:
+        return [n for n in [secret_name(part.options, "api_key", "GROQ_API_KEY")] if n]
 
     def create(self, part: PartSpec, audio: CallAudio) -> Any:
         require("groq", "cloud", "groq")

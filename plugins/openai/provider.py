@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from cb.providers import CallAudio, PartSpec, ProviderUnavailable, secret
+from cb.providers import CallAudio, PartSpec, ProviderUnavailable, secret, secret_name
 
 #: (event loop, endpoint, key) -> AsyncOpenAI. pipecat builds a client per call: a new TLS
 #: context (~20 ms of the event loop, bench/README.md) and a new connection pool per call. One per
@@ -51,9 +51,19 @@ class OpenAIProvider:
     name = "openai"
     kind = "llm"
 
+    @staticmethod
+    def _local(part: PartSpec) -> bool:
+        base_url = part.options.get("base_url")
+        return isinstance(base_url, str) and base_url.startswith(("http://127.", "http://localhost"))
+
+    def required_env(self, part: PartSpec) -> list[str]:
+        if self._local(part):
+            return []  # a server on this machine needs no key
+        return [n for n in [secret_name(part.options, "api_key", "OPENAI_API_KEY")] if n]
+
     def create(self, part: PartSpec, audio: CallAudio) -> Any:
         base_url = part.options.get("base_url")
-        local = isinstance(base_url, str) and base_url.startswith(("http://127.", "http://localhost"))
+        local = self._local(part)
         try:
             key = secret(part.options, "api_key", "OPENAI_API_KEY")
         except ProviderUnavailable:

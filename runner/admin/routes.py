@@ -52,6 +52,13 @@ def observe(body: dict[str, Any], ctx: Any = Depends(_ctx)) -> dict[str, Any]:
     return {"observed": ctx.engine.observe_documents(dict(body.get("documents") or {}))}
 
 
+@router.post("/state/credentials")
+def credentials(body: dict[str, Any], ctx: Any = Depends(_ctx)) -> dict[str, Any]:
+    """``{"agents": {address: spec.pipeline}}`` -> per agent, the environment variable names its
+    providers need and which of them this runner lacks (names only, never values)."""
+    return {"credentials": ctx.engine.credentials(dict(body.get("agents") or {}))}
+
+
 @router.get("/lock")
 def get_lock(ctx: Any = Depends(_ctx)) -> dict[str, Any]:
     lock = ctx.store.current_lock()

@@ -62,9 +62,6 @@ def install(app: FastAPI, ctx: Any) -> None:
         lag_limit_secs=settings_value(settings, "max_loop_lag_ms", "CB_MAX_LOOP_LAG_MS", 250) / 1000,
         pending_ttl_secs=settings_value(settings, "pending_ttl_secs", "CB_PENDING_TTL_SECS", PENDING_TTL_SECS))
     app.state.calls = service
-    from cb.runner.tools import egress
-
-    egress.configure(egress.Policy.from_project(settings.project_dir))  # cb.yaml's tools: at call time
     app.state.local_token = local_token(settings.state_dir)
     ctx.startup.append(service.start)
     ctx.shutdown.append(service.stop)
@@ -194,12 +191,23 @@ def prometheus(service: CallService = Depends(_service)) -> Response:
 
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
+    """200 when this runner can take a call now. Agents whose providers need environment variables
+    the runner lacks are named under ``agents_missing_env`` (names only); they alone do not make
+    the runner unready while another live agent can take a call, but a runner none of whose live
+    agents can is not ready."""
     service = request.app.state.calls
     ready, why = service.readiness()
     ready = ready and bool(getattr(request.app.state.cb, "ready", True))
+    engine = getattr(request.app.state.cb, "engine", None)
+    live = engine.live_credentials() if engine is not None else {}
+    missing = {address: found["missing"] for address, found in sorted(live.items()) if found["missing"]}
+    if ready and live and len(missing) == len(live):
+        ready, why = False, ("no agent can take a call: each lacks environment variables on the runner ("
+                             + "; ".join(f"{a}: {', '.join(m)}" for a, m in missing.items()) + ")")
     return JSONResponse({"ready": ready, "reason": why if ready or why != "ok" else "starting",
                          "calls": len(service.sessions), "max_calls": service.max_calls,
-                         "loop_lag_ms": round(service.loop_lag * 1000, 1)}, status_code=200 if ready else 503)
+                         "loop_lag_ms": round(service.loop_lag * 1000, 1), "agents_missing_env": missing},
+                        status_code=200 if ready else 503)
 
 
 @records_router.get("/calls")
