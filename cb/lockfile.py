@@ -66,7 +66,8 @@ def compute_lock(project: Any, hashes: dict[str, str] | None = None) -> dict[str
                     voices[spec.voice] = {"provider": provider, "id": vid}
                 else:
                     voices[spec.voice] = {"provider": tts, "id": spec.voice, "as_given": True}
-            for part in (spec.pipeline.stt, spec.pipeline.llm, spec.pipeline.tts):
+            declared = [p for p in (spec.pipeline.stt, spec.pipeline.llm, spec.pipeline.tts) if p is not None]
+            for part in declared + [p.fallback for p in declared if p.fallback is not None]:
                 if part is None:
                     continue
                 if part.provider in DISTRIBUTIONS:

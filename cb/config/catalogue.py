@@ -118,26 +118,34 @@ def check(agents: list["Resource"], default_profile: str) -> Iterator[Diagnostic
                        _hint(profile, tuple(PROFILES), "profiles"))
             profile = None
         parts: dict[str, tuple[str, str | None, bool]] = {}  # kind -> (provider, model, declared)
+        backups: dict[str, tuple[str, str | None, bool]] = {}  # kind -> a declared fallback
         for kind in KINDS:
             given = pipeline.get(kind)
             if isinstance(given, dict) and isinstance(given.get("provider"), str):
                 parts[kind] = (given["provider"], given.get("model") if isinstance(given.get("model"), str) else None, True)
+                backup = given.get("fallback")
+                if isinstance(backup, dict) and isinstance(backup.get("provider"), str):
+                    backups[kind] = (backup["provider"], backup.get("model") if isinstance(backup.get("model"), str)
+                                     else None, True)
             elif profile:
                 name, model = PROFILES[profile][kind]
                 parts[kind] = (name, model, False)
-        for kind, (name, model, declared) in parts.items():
-            path = ("spec", "pipeline", kind, "provider") if declared else ("spec", "pipeline")
+        checked = [(kind, part, ("spec", "pipeline", kind)) for kind, part in parts.items()]
+        checked += [(kind, part, ("spec", "pipeline", kind, "fallback")) for kind, part in backups.items()]
+        for kind, (name, model, declared), at in checked:
+            field = ".".join(at[1:])
+            path = (*at, "provider") if declared else ("spec", "pipeline")
             if name not in kinds.get(kind, set()):
                 if name in broken:
-                    yield diag(path, "CB303", f"pipeline.{kind}.provider {name!r} is installed but failed to load: "
+                    yield diag(path, "CB303", f"{field}.provider {name!r} is installed but failed to load: "
                                f"{broken[name]}", "reinstall the plugin that provides it")
                 else:
-                    yield diag(path, "CB303", f"pipeline.{kind}.provider: no {kind} provider named {name!r} is installed",
+                    yield diag(path, "CB303", f"{field}.provider: no {kind} provider named {name!r} is installed",
                                _hint(name, kinds.get(kind, set()), f"installed {kind} providers"))
                 continue
             if declared and model and name in MODELS and model not in MODELS[name]:
-                yield diag(("spec", "pipeline", kind, "model"), "CB305",
-                           f"pipeline.{kind}.model: {name} has no model named {model!r}", _hint(model, MODELS[name], f"{name} models"))
+                yield diag((*at, "model"), "CB305",
+                           f"{field}.model: {name} has no model named {model!r}", _hint(model, MODELS[name], f"{name} models"))
         language = spec.get("language", "en-US")
         if isinstance(language, str):
             m = LANGUAGE.match(language)

@@ -50,6 +50,12 @@ class ProviderConfig(Strict):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+class PartConfig(ProviderConfig):
+    fallback: ProviderConfig | None = Field(
+        None, description="Takes over mid-call when this provider fails (a 429, a 5xx, a dropped socket, "
+        "a bad key): the call goes on, and its record and webhook say so.")
+
+
 class TurnDetection(Strict):
     vad_stop_secs: float = Field(0.2, ge=0.05, le=3.0, description="Silence that ends a turn.")
     vad_start_secs: float = Field(0.2, ge=0.05, le=2.0, description="Speech that starts a turn.")
@@ -69,9 +75,9 @@ class Pipeline(Strict):
     profile: str | None = Field(
         None, description="A named preset (local, cloud); defaults to the project's profile."
     )
-    stt: ProviderConfig | None = None
-    llm: ProviderConfig | None = None
-    tts: ProviderConfig | None = None
+    stt: PartConfig | None = None
+    llm: PartConfig | None = None
+    tts: PartConfig | None = None
     turn: TurnDetection = Field(default_factory=TurnDetection)
     interruptions: Interruptions = Field(default_factory=Interruptions)
 

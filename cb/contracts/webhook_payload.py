@@ -72,6 +72,9 @@ class WebhookPayload(BaseModel):
     error_code: int | None = Field(None, description="The carrier's error code when the call failed, e.g. 21215.")
     error_message: str | None = Field(None, description="The carrier's error message when the call failed.")
     metadata: dict[str, Any] | None = Field(None, description="The metadata the call was created with, as given.")
+    fallbacks: list[str] | None = Field(
+        None, description="Each declared fallback provider that took over a part of the call, and why, e.g. "
+        "\"llm: groq failed (429 ...); openai took over\".")
 
     def body(self) -> bytes:
         """The exact bytes that are signed and sent (compact, stable key order)."""

@@ -48,6 +48,8 @@ class PartSpec:
     provider: str
     model: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    #: Another provider for this part that takes over mid-call when this one fails (the runner's job).
+    fallback: "PartSpec | None" = None
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,10 @@ def resolve(pipeline: dict[str, Any], default_profile: str) -> dict[str, PartSpe
     for kind in KINDS:
         given = pipeline.get(kind)
         if given:
-            parts[kind] = PartSpec(given["provider"], given.get("model"), dict(given.get("options") or {}))
+            backup = given.get("fallback")
+            fallback = PartSpec(backup["provider"], backup.get("model"), dict(backup.get("options") or {})) \
+                if backup else None
+            parts[kind] = PartSpec(given["provider"], given.get("model"), dict(given.get("options") or {}), fallback)
         else:
             name, model = profile[kind]
             parts[kind] = PartSpec(name, model)

@@ -26,6 +26,8 @@ from pipecat.workers.runner import WorkerRunner
 
 from cb.providers import pipeline as providers
 
+from .fallback import owns
+
 log = logging.getLogger("cb.runner.calls")
 
 APOLOGY = "I'm sorry, we're having technical trouble and can't continue this call. Please call back later. Goodbye."
@@ -38,10 +40,12 @@ def provider_error(frame: ErrorFrame, parts: dict[str, Any]) -> str | None:
     providers (``parts``: kind -> service) and is not a tool's failure, else None."""
     if frame.category == ErrorCategory.APPLICATION:
         return None
-    kind = next((k for k, service in parts.items() if frame.processor is service), None)
+    kind = next((k for k, service in parts.items() if owns(service, frame.processor)), None)
     if kind is None:
         return None
-    name = getattr(frame.processor, "cb_provider", None) or type(frame.processor).__name__
+    names = getattr(parts[kind], "cb_names", None) or {}  # a part with a fallback (fallback.py)
+    name = names.get(frame.processor) or " and ".join(names.values()) if names else \
+        getattr(frame.processor, "cb_provider", None) or type(frame.processor).__name__
     return f"{kind} provider {name!r} failed: {frame.error}"[:500]
 
 
@@ -57,7 +61,7 @@ def watch(worker: Any, parts: dict[str, Any], session: Any) -> None:
         session.error = reason
         session.set_reason("error")
         session.log.error("%s: apologising and hanging up", reason)
-        if frame.processor is not parts.get("tts"):
+        if not owns(parts.get("tts"), frame.processor):
             await worker.queue_frame(TTSSpeakFrame(APOLOGY))
         await session.end("error")
 

@@ -42,6 +42,7 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from cb.config.models import Pipeline as PipelineSettings
 from cb.providers import pipeline as providers
 
+from . import fallback
 from .callplan import CallPlan
 from .duck import Duck
 from .observe import CallObserver
@@ -151,9 +152,9 @@ def build(plan: CallPlan, websocket: Any, stream: Stream, *, default_profile: st
     agent = plan.settings
     parts = providers.resolve(agent.pipeline.model_dump(mode="json"), default_profile)
     audio = providers.CallAudio(SAMPLE_RATE, agent.language, agent.voice)
-    stt = providers.create("stt", parts["stt"], audio)
-    llm = providers.create("llm", parts["llm"], audio)
-    tts = providers.create("tts", parts["tts"], audio)
+    stt = fallback.create("stt", parts["stt"], audio)  # a declared fallback puts a switcher here
+    llm = fallback.create("llm", parts["llm"], audio)
+    tts = fallback.create("tts", parts["tts"], audio)
 
     vad = vad_for(agent.pipeline)
     duck = duck_for(agent.pipeline, vad)

@@ -62,6 +62,7 @@ ADDED_COLUMNS = {
     "error_code": "INTEGER",  # the carrier's error code (Twilio 21215, ...)
     "carrier_duration_sec": "INTEGER",  # CallDuration from the carrier's final status callback
     "metadata": "TEXT",  # JSON given with POST /v1/calls, echoed in the webhook
+    "fallbacks": "TEXT",  # JSON list: each fallback provider that took over a part, and why
 }
 LATENCY_FIELDS = ("endpointing_ms", "stt_ms", "llm_first_token_ms", "tts_first_audio_ms", "total_ms")
 
@@ -96,6 +97,7 @@ class CallRecord:
     error_code: int | None = None
     carrier_duration_sec: int | None = None
     metadata: dict[str, Any] | None = None
+    fallbacks: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -138,7 +140,7 @@ class CallRecords:
             raise ValueError(f"not updatable: {sorted(unknown)}")
         if not fields:
             return
-        values = [json.dumps(v) if k == "metadata" else v for k, v in fields.items()]
+        values = [json.dumps(v) if k in ("metadata", "fallbacks") else v for k, v in fields.items()]
         self._write(f"UPDATE cb_calls SET {', '.join(k + ' = ?' for k in fields)} WHERE id = ?", (*values, call_id))
 
     def advance(self, call_id: str, status: str) -> bool:
@@ -183,6 +185,7 @@ class CallRecords:
         data = dict(zip(names, row))
         data["transcript"] = json.loads(data["transcript"] or "[]")
         data["metadata"] = json.loads(data["metadata"]) if data.get("metadata") else None
+        data["fallbacks"] = json.loads(data["fallbacks"]) if data.get("fallbacks") else None
         data["turns"] = [dict(zip(("turn", *LATENCY_FIELDS), t)) for t in turns]
         return CallRecord(**data)
 

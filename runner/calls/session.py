@@ -16,7 +16,7 @@ from pipecat.workers.runner import WorkerRunner
 
 from cb.providers import pipeline as providers
 
-from . import failure, hooks
+from . import failure, fallback, hooks
 from .callplan import CallPlan
 from .metrics import CallMetrics
 from .observe import CallObserver
@@ -45,6 +45,7 @@ class CallSession:
         self.default_profile = default_profile
         self.end_reason: str | None = None
         self.error: str | None = None
+        self.fallbacks: list[str] = []  # "llm: openai failed (...); scripted took over"
         self.worker: Any = None
         self.done = asyncio.Event()
         self.screening: Any = None  # an outbound call's screening.Screening, until someone answers
@@ -53,6 +54,12 @@ class CallSession:
         self.carrier_verdict: str | None = None  # a carrier's AnsweredBy that came before the media
         self.log = CallLog(log, {"call_id": plan.call_id, "agent": plan.agent,
                                  "agent_revision": plan.agent_revision})
+
+    async def took_over(self, note: str) -> None:
+        """A declared fallback provider took over one part of the call (fallback.py): the record,
+        and so the webhook, say which and why."""
+        self.fallbacks.append(note)
+        await asyncio.to_thread(self.records.update, self.plan.call_id, fallbacks=list(self.fallbacks))
 
     def set_reason(self, reason: str) -> None:
         if self.end_reason is None:
@@ -146,6 +153,8 @@ class CallSession:
                 return
             self.worker = call.worker
             failure.watch(call.worker, call.services, self)
+            for kind, service in call.services.items():
+                fallback.watch(kind, service, self.took_over, context=call.context)
             await asyncio.to_thread(self.records.started, plan.call_id)
 
             @call.transport.event_handler("on_client_connected")

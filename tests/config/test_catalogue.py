@@ -25,6 +25,17 @@ def test_an_unknown_llm_provider_is_named_with_what_is_installed(tmp_path):
     assert "no llm provider named 'gpt-9000' is installed" in d.message and "groq" in d.hint and "openai" in d.hint
 
 
+def test_a_fallback_provider_is_checked_like_the_primary(tmp_path):
+    """Issue 18.6: a declared fallback must name an installed provider and a model it serves."""
+    [d] = diags_for(tmp_path, "  pipeline:\n    llm:\n      provider: openai\n      fallback: {provider: grok}\n")
+    assert (d.code, d.line) == ("CB303", 9)
+    assert "pipeline.llm.fallback.provider: no llm provider named 'grok'" in d.message and d.hint.startswith("did you mean 'groq'?")
+    [d] = diags_for(tmp_path, "  pipeline:\n    llm:\n      provider: openai\n"
+                              "      fallback: {provider: groq, model: llama-9}\n")
+    assert d.code == "CB305" and "pipeline.llm.fallback.model: groq has no model named 'llama-9'" in d.message
+    assert not diags_for(tmp_path, "  pipeline:\n    tts:\n      provider: cartesia\n      fallback: {provider: piper}\n")
+
+
 def test_a_typo_in_a_provider_gets_did_you_mean(tmp_path):
     [d] = diags_for(tmp_path, "  pipeline:\n    stt: {provider: deepgramm}\n")
     assert d.code == "CB303" and d.hint.startswith("did you mean 'deepgram'?")

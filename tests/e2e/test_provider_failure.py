@@ -49,3 +49,34 @@ def test_a_pipeline_that_cannot_be_built_still_apologises(runner, project):
     record = open_records(runner.state_dir).get(result.call_id)
     assert (record.status, record.end_reason) == ("failed", "error")
     assert "CB_TEST_UNSET_KEY" in record.error
+
+
+FALLBACK_SCRIPT = {"turns": ["Sure. What day would you like?",
+                             {"match": "(?i)bye", "say": "Goodbye!", "tool_calls": [{"name": "end_call"}]}]}
+
+
+@pytest.mark.parametrize("fail", [{"status": 429}, {"status": 503}, {"drop": True}],
+                         ids=["429", "503", "dropped-socket"])
+def test_a_declared_fallback_llm_takes_over_mid_call(runner, project, fail):
+    """The primary LLM fails on the caller's first turn; the fallback answers that turn and the
+    rest of the call, which completes, and the record says the fallback took over."""
+    with ScriptedLLMServer(parse({"turns": ["Sure."], "fail": {"on": "chat", **fail}})) as broken, \
+            ScriptedLLMServer(parse(FALLBACK_SCRIPT)) as backup:
+        write_project(project, llm_url=broken.url)
+        agent = project / "agents" / "front-desk.yaml"
+        agent.write_text(agent.read_text().replace(
+            f'options: {{base_url: "{broken.url}"}}}}',
+            f'options: {{base_url: "{broken.url}"}}, fallback: {{provider: openai, model: scripted, '
+            f'options: {{base_url: "{backup.url}"}}}}}}'))
+        assert "fallback" in agent.read_text()
+        code, out = runner.apply(project)
+        assert code == 0, out
+        result = place(runner, [Line("Hi, I would like to book an appointment."), Line("No thank you, goodbye.")],
+                       hangup_after_secs=40)
+    heard = " ".join(words(h.text) for h in result.transcript if h.role == "agent")
+    assert "would you like" in heard and not apologised(result), result.transcript  # Whisper: "what they"
+    assert result.ended_by == "agent", result.transcript
+    record = open_records(runner.state_dir).get(result.call_id)
+    assert (record.status, record.end_reason, record.error) == ("completed", "end_call", None)
+    assert record.fallbacks and record.fallbacks[0].startswith("llm: openai failed"), record.fallbacks
+    assert "took over" in record.fallbacks[0]

@@ -219,3 +219,15 @@ def test_a_failed_call_tells_the_webhook_why(tmp_path, receiver):
     assert payload["event"] == "call.failed" and payload["end_reason"] == "error"
     assert payload["error"] == "llm provider 'openai' failed: 429"
     assert "llm provider 'openai' failed: 429" in Outbox.open(tmp_path).list()[0].body
+
+
+def test_the_webhook_says_a_fallback_provider_took_over(tmp_path, receiver):
+    """Issue 18.6: a call a fallback provider saved completes, and its webhook says which part failed over."""
+    r = receiver([200])
+    note = "llm: openai failed (429); openai took over"
+    saved = SimpleNamespace(status="completed", end_reason="end_call", fallbacks=[note],
+                            started_at=RECORD.started_at, ended_at=RECORD.ended_at, transcript=[])
+    payload = asyncio.run(AfterCall(tmp_path).process(
+        SimpleNamespace(**{**vars(plan(r.url)), "spec": {"webhook": {"url": r.url}}}), saved, {}))
+    assert payload["status"] == "completed" and payload["fallbacks"] == [note]
+    assert note in Outbox.open(tmp_path).list()[0].body
