@@ -158,3 +158,65 @@ def test_a_removed_number_is_released_only_if_cb_bought_it(tw, project, cb):
     assert cb("apply", "--auto-approve").exit_code == 0
     assert tw.find_number("+14155550199") is None  # released
     assert tw.find_number("+14155550111")["voice_url"] == f"{PUBLIC}/twilio/voice"  # left as it was
+
+
+def _runner_log(runner) -> str:
+    return (runner.state_dir.parent / f"runner-{runner.url.rsplit(':', 1)[1]}.log").read_text()
+
+
+@pytest.mark.slow
+def test_import_records_what_the_account_holds_and_the_next_plan_shows_a_true_before_after(tw, cb, twilio_runner):
+    res = cb("import", "number.sales-line")
+    assert res.exit_code == 0, res.output
+    [rev] = RunnerClient(twilio_runner.url).history("number.sales-line")
+    assert "voice_url=https://old.example/voice" in rev["cause"]["message"]  # recorded on the revision
+    res = cb("plan", "--detailed-exitcode")
+    assert res.exit_code == 2, res.output
+    # Not an empty update (before_hash == after_hash): each field apply would change, held -> set.
+    assert f'provider.voice_url: "https://old.example/voice" -> "{PUBLIC}/twilio/voice"' in res.output, res.output
+    assert '-> "cb sales-line"' in res.output and f'-> "{PUBLIC}/twilio/status"' in res.output
+    assert cb("apply", "--auto-approve").exit_code == 0
+    assert tw.find_number("+14155550111")["voice_url"] == f"{PUBLIC}/twilio/voice"
+    assert cb("plan", "--detailed-exitcode").exit_code == 0
+
+
+@pytest.mark.slow
+def test_the_runner_dying_mid_apply_says_the_apply_may_have_landed(tw, cb, twilio_runner):
+    import threading
+
+    reached, release = threading.Event(), threading.Event()
+    update = tw._op_update_number
+
+    def blocking(record, **kw):  # the runner is inside the apply, waiting on Twilio
+        reached.set()
+        release.wait(20)
+        return update(record, **kw)
+
+    tw._op_update_number = blocking
+    out = {}
+    worker = threading.Thread(target=lambda: out.setdefault("res", cb("apply", "--auto-approve")))
+    worker.start()
+    try:
+        assert reached.wait(30), "the apply never reached Twilio"
+        twilio_runner.proc.kill()  # the runner dies half-way through the apply
+        twilio_runner.proc.wait(10)
+    finally:
+        release.set()
+        worker.join(30)
+    res = out["res"]
+    assert res.exit_code == 1, res.output
+    assert "lost the runner during the apply" in res.output and "may have landed, in part or in full" in res.output
+    assert "`cb history`" in res.output and "cb force-unlock" in res.output
+    assert "cannot reach the runner" not in res.output
+
+
+@pytest.mark.slow
+def test_the_twilio_sdk_logs_its_requests_only_with_cb_debug(tw, cb, twilio_runner, tmp_path, twilio_fake, monkeypatch):  # noqa: F811
+    assert cb("apply", "--auto-approve").exit_code == 0
+    assert "twilio.http_client" not in _runner_log(twilio_runner)  # WARNING: not ~12 INFO lines per request
+    debug = start_runner(tmp_path / "debug-state", env={**twilio_fake.env(), "CB_PUBLIC_URL": PUBLIC, "CB_DEBUG": "1"})
+    try:
+        assert make_cb(debug.url, monkeypatch)("plan").exit_code == 0  # reads the number at Twilio
+        assert "twilio.http_client" in _runner_log(debug)
+    finally:
+        debug.stop()

@@ -88,3 +88,13 @@ def test_json_plan_matches_its_published_schema():
     schema = generate()["plan.json"]
     for overwrite in (False, True):
         jsonschema.validate(json.loads(render_json(sample_plan(overwrite))), schema)
+
+
+def test_markdown_header_shows_commit_branch_and_dirty_tree(snapshot):
+    plan = sample_plan()
+    cause = {"commit": "0123456789abcdef0123", "branch": "fix/greeting", "dirty": True}
+    header = render_markdown(Plan(**{**plan.__dict__, "cause": cause})).split("\n\n")[:3]
+    assert "branch `fix/greeting`" in header[2] and "dirty tree" in header[2]
+    assert "\n\n".join(header) == snapshot
+    clean = render_markdown(Plan(**{**plan.__dict__, "cause": {**cause, "dirty": False}})).split("\n\n")[2]
+    assert "dirty" not in clean and "branch `fix/greeting`" in clean
