@@ -10,7 +10,8 @@ raw ``POST /v1/apply``), inside the runner, so no front door can skip it:
 2. content hashes: each change's content must hash to the ``hash`` the plan recorded for it, so a
    hand edit of a saved plan's documents is refused, naming the address;
 3. the whole of `cb validate` (cb.config.checks: schema, references against the state the change
-   set would produce, templates, inline secrets, URLs) on the documents about to be committed.
+   set would produce, templates, inline secrets, URLs, and each HTTP tool's ``${env:}`` against
+   the tools policy it carries) on the documents about to be committed.
 
 A refusal raises StateError before anything is touched: no revision, no history row, no
 provider call.
@@ -22,7 +23,7 @@ from collections import defaultdict
 from typing import Any, Iterable, Mapping
 
 from cb.config import checks
-from cb.config.models import KINDS
+from cb.config.models import APPLIED_KINDS, ToolPolicy
 from cb.config.project import Resource
 from cb.config.yamlsafe import Document
 from cb.state.canonical import content_hash
@@ -55,7 +56,7 @@ def check_hashes(changes: Iterable[Any], hashes: Mapping[str, str | None]) -> No
 
 def _resource(address: str, kind: str, content: Mapping[str, Any]) -> Resource:
     data = thaw(content)
-    model = KINDS[kind].model_validate(data)
+    model = APPLIED_KINDS[kind].model_validate(data)
     return Resource(kind, model.metadata.name, f"(change set) {address}", 1, model, Document(data, 1))
 
 
@@ -86,6 +87,9 @@ def check_documents(live: Mapping[str, Any], changes: list[Any]) -> None:
     diags += checks.templates(r for r in mine if r.kind == "Agent")
     diags += checks.inline_secrets(mine)
     diags += checks.urls(mine)
+    for r in mine:  # each HTTP tool against the tools policy it is applied with
+        if r.kind == "Tool":
+            diags += checks.tool_env([r], r.model.policy or ToolPolicy())
     errors = [d for d in diags if d.severity == "error"]
     if errors:
         lines = [f"{d.address}: {d.code} {d.message}" + (f" ({d.hint})" if d.hint else "") for d in errors]

@@ -19,7 +19,7 @@ from cb.secrets import ENV_REF, allowed_by, mentions_reference, runner_credentia
 
 from .diagnostics import Diagnostic
 from .fielderrors import did_you_mean
-from .models import BUILTIN_TOOLS, ProjectFile
+from .models import BUILTIN_TOOLS, ProjectFile, ToolPolicy
 from .templates import BUILTIN_VARIABLES, TemplateProblem, variables
 
 if TYPE_CHECKING:
@@ -229,10 +229,11 @@ def urls(resources: list["Resource"]) -> Iterator[Diagnostic]:
                                 "call your own service by its real host name; the runner never calls metadata or link-local addresses")
 
 
-def tool_env(tools: Iterable["Resource"], settings: ProjectFile) -> Iterator[Diagnostic]:
-    """An HTTP tool sends only the ``${env:NAME}`` cb.yaml allows (``tools.env``), and never the
-    runner's own credentials (the runner refuses them again at call time)."""
-    allowed = settings.tools.env
+def tool_env(tools: Iterable["Resource"], policy: ToolPolicy) -> Iterator[Diagnostic]:
+    """An HTTP tool sends only the ``${env:NAME}`` its tools policy allows (cb.yaml's ``tools.env``;
+    on the runner, the policy applied with the tool), and never the runner's own credentials (the
+    runner refuses them again at call time)."""
+    allowed = policy.env
     for r in tools:
         for path, text in _strings(_at(r, "http"), ("spec", "http")):
             for name in ENV_REF.findall(text):
@@ -268,7 +269,7 @@ def run(resources: list["Resource"], partial: list["Resource"], settings: Projec
     diags += json_schemas(unique)
     diags += templates(by_kind["Agent"].values())
     diags += inline_secrets(unique)
-    diags += tool_env(by_kind["Tool"].values(), settings)
+    diags += tool_env(by_kind["Tool"].values(), settings.tools)
     diags += urls(unique)
     by_address: dict[str, "Resource"] = {}
     for r in resources:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, model_validator
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, field_validator,
+                      model_serializer, model_validator)
 
 from cb.secrets import REF_PATTERN
 
@@ -348,6 +349,18 @@ class ToolPolicy(Strict):
         default_factory=list, description="Private, loopback or link-local networks tool URLs may reach, as "
         "CIDRs (127.0.0.0/8 for local development). Off: tools reach public addresses only.")
 
+    @field_validator("allow_networks")
+    @classmethod
+    def _cidrs(cls, networks: list[str]) -> list[str]:
+        import ipaddress
+
+        for network in networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not a network: write a CIDR such as 127.0.0.0/8") from None
+        return networks
+
 
 class ProjectFile(Strict):
     """``cb.yaml``: project-wide settings, found by walking up from the config paths."""
@@ -366,3 +379,26 @@ class ProjectFile(Strict):
     tools: ToolPolicy = Field(default_factory=ToolPolicy, description="What HTTP tools may send and reach.")
     scenarios: list[str] = Field(default_factory=lambda: ["scenarios"],
                                  description="Folders of Scenario files (cb test), relative to this file; never applied.")
+
+
+# --------------------------------------------------------------------------- as applied
+
+
+class AppliedTool(Tool):
+    """A Tool as the runner holds it: the document plus ``policy``, cb.yaml's ``tools:`` when the
+    project was planned. The policy travels with every HTTP tool it governs, so changing it is a
+    change of those tools that a plan shows, apply re-checks and a call pins with the tool; the
+    strict default travels as no ``policy`` at all (a tool's content, and hash, as before)."""
+
+    policy: ToolPolicy | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent_policy(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        if data.get("policy") is None:
+            data.pop("policy", None)
+        return data
+
+
+#: The kinds a change set may carry: the documents, each as applied.
+APPLIED_KINDS: dict[str, type[_Document]] = {**KINDS, "Tool": AppliedTool}

@@ -7,7 +7,7 @@ It never raises on bad input: it returns the resources that are valid plus every
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 from typing import Any, Iterator
 
@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from . import catalogue, checks, enforcement
 from .diagnostics import Diagnostic
 from .fielderrors import convert, did_you_mean
-from .models import ADDRESS_PREFIX, API_VERSION, KINDS, ProjectFile
+from .models import ADDRESS_PREFIX, API_VERSION, KINDS, ProjectFile, ToolPolicy
 from .yamlsafe import Document, Path, YamlProblem, load_documents, read_text
 
 PROJECT_FILE = "cb.yaml"
@@ -33,6 +33,8 @@ class Resource:
     line: int
     model: Any  # the pydantic document (Agent, Tool, ...); None while checking an invalid one
     doc: Document = field(repr=False, compare=False)
+    #: An HTTP tool's: cb.yaml's ``tools:``, applied with it (cb.config.models.AppliedTool).
+    policy: dict[str, Any] | None = field(default=None, compare=False)
 
     @property
     def address(self) -> str:
@@ -44,7 +46,8 @@ class Resource:
 
     def canonical(self) -> dict[str, Any]:
         """The resource as plain JSON data: what plans diff and state stores."""
-        return self.model.model_dump(mode="json", by_alias=True)
+        data = self.model.model_dump(mode="json", by_alias=True)
+        return {**data, "policy": self.policy} if self.policy is not None else data
 
     def where(self, path: Path, prefer_key: bool = False) -> tuple[int, int]:
         return self.doc.mark(path, prefer_key=prefer_key)
@@ -222,6 +225,7 @@ def _build(root: FsPath | None, files: list[FsPath], here: FsPath, diags: list[D
     valid = [r for r in read if r.model is not None]
     partial = [r for r in read if r.model is None]
     project.resources, more = checks.run(valid, partial, project.settings)
+    project.resources = with_tool_policy(project.resources, project.settings.tools)
     # one problem, one message: a field the schema already rejected needs no second opinion
     taken = {(d.file, d.line, d.column) for d in diags}
     diags += [d for d in more if (d.file, d.line, d.column) not in taken]
@@ -232,6 +236,17 @@ def _build(root: FsPath | None, files: list[FsPath], here: FsPath, diags: list[D
     wrong = {d.address for d in diags if d.severity == "error"}
     diags += enforcement.warnings(r for r in valid if r.address not in wrong)
     return project
+
+
+def with_tool_policy(resources: dict[str, Resource], policy: ToolPolicy) -> dict[str, Resource]:
+    """Each HTTP tool carries the project's tools policy as it is applied, so a change of cb.yaml's
+    ``tools:`` is a change of those tools: shown by plan, re-checked by apply, pinned by a call.
+    The strict default is carried as no policy."""
+    if policy == ToolPolicy():
+        return resources
+    applied = policy.model_dump(mode="json")
+    return {a: replace(r, policy=applied) if r.kind == "Tool" and r.spec.http is not None else r
+            for a, r in resources.items()}
 
 
 def _configured(root: FsPath | None, here: FsPath, diags: list[Diagnostic]) -> list[FsPath]:

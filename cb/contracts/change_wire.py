@@ -3,7 +3,8 @@
 Produced by `cb apply` (cb.apply.run, from a plan) and by anything else that drives the admin API
 (bench/, tests); consumed by the runner's admin routes, which refuse the whole set before anything
 is touched when one entry is wrong. Each entry is ``{address, kind, name, action, content,
-moved_from, hash}``; ``content`` is the full canonical document, absent or null for a delete;
+moved_from, hash}``; ``content`` is the full canonical document, absent or null for a delete (an
+HTTP Tool's also carries ``policy``, cb.yaml's ``tools:``: cb.config.models.AppliedTool);
 ``hash``, when given, is the content hash the plan recorded, and the runner refuses the set when
 the content does not hash to it (``hashes``).
 """
@@ -14,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cb.config.models import ADDRESS_PREFIX, KINDS
+from cb.config.models import ADDRESS_PREFIX, APPLIED_KINDS, KINDS
 from cb.state.errors import StateError
 from cb.state.store import Change
 
@@ -48,7 +49,7 @@ def from_wire(raw: list[dict[str, Any]]) -> list[Change]:
             continue
         if action != "delete":
             try:
-                model = KINDS[kind].model_validate(content)
+                model = APPLIED_KINDS[kind].model_validate(content)  # a Tool with its policy
             except ValidationError as exc:
                 problems.append(f"{address}: content is not a valid {kind}: {exc.errors()[0]['msg']}")
                 continue

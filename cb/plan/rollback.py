@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from cb.config.models import KINDS
+from cb.config.models import APPLIED_KINDS
 from cb.contracts.plan_document import Plan, ResourceChange
 from cb.state.canonical import content_hash
 
@@ -22,7 +22,7 @@ def rollback_plan(client: Any, address: str, ref: str, message: str | None) -> P
     if target["address"] != address:
         content = {**content, "metadata": {**content["metadata"], "name": address.split(".", 1)[1]}}
     try:  # as the runner will store it, so the hash the plan records is the one it checks
-        content = KINDS[target["kind"]].model_validate(content).model_dump(mode="json", by_alias=True)
+        content = APPLIED_KINDS[target["kind"]].model_validate(content).model_dump(mode="json", by_alias=True)
     except ValueError as exc:
         raise_user(f"{address}@{ref} is not a valid {target['kind']} for this cb any more: {exc}")
     new_hash = content_hash(content)

@@ -56,6 +56,8 @@ class CallPlan:
     #: Why a template (instructions, greeting, voicemail message) could not be rendered: the call
     #: is told sorry and hung up, and the record keeps this.
     render_error: str | None = None
+    #: tool name -> the tools policy applied with that tool (cb.yaml's ``tools:``); none: strict.
+    tool_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def agent_name(self) -> str:
@@ -142,10 +144,14 @@ def plan_call(snapshot: Any, *, agent: str | None = None, to_number: str | None,
     spec = thaw(rev.content)["spec"]
     settings = agent_settings(rev.hash or "", spec)
     tools: dict[str, dict[str, Any]] = {}
+    tool_policies: dict[str, dict[str, Any]] = {}
     for name in settings.tools:
         tool = snapshot.resources.get(f"tool.{name}")
         if tool is not None and tool.content is not None:
-            tools[name] = thaw(tool.content)["spec"]
+            content = thaw(tool.content)
+            tools[name] = content["spec"]
+            if content.get("policy"):
+                tool_policies[name] = content["policy"]
     returns = settings.returns
     returns_schema = None if returns is None or isinstance(returns, str) else copy.deepcopy(returns.schema_)
     if isinstance(returns, str):
@@ -168,5 +174,5 @@ def plan_call(snapshot: Any, *, agent: str | None = None, to_number: str | None,
         number=number_address, agent=agent, agent_revision=rev.hash or "", state_serial=snapshot.serial,
         spec=spec, settings=settings, tools=tools, context=context,
         instructions=rendered["instructions"] or "", greeting=rendered["greeting"], started=started,
-        returns_schema=returns_schema, render_error=render_error)
+        returns_schema=returns_schema, render_error=render_error, tool_policies=tool_policies)
 

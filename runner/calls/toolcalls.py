@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Awaitable, Callable
 
 from cb.config.models import ToolSpec
-from cb.runner.tools import ToolExecutor
+from cb.runner.tools import ToolExecutor, egress
 
 from .callplan import CallPlan
 
@@ -33,4 +33,5 @@ class SessionControl:
 
 def executor_for(plan: CallPlan, say: Callable[[str], Awaitable[Any]], control: SessionControl) -> ToolExecutor:
     resources = {name: ToolSpec.model_validate(spec) for name, spec in plan.tools.items()}
-    return ToolExecutor.for_agent(list(plan.settings.tools), resources, say, control=control)
+    policies = {name: egress.Policy.applied(plan.tool_policies.get(name)) for name in plan.tools}
+    return ToolExecutor.for_agent(list(plan.settings.tools), resources, say, control=control, policies=policies)

@@ -1,7 +1,9 @@
 """Where an HTTP tool may connect, and which ``${env:NAME}`` it may send, checked at call time.
 
-``Policy`` comes from the runner's project file (``tools:`` in cb.yaml, read when the runner
-starts; without one, the strict default):
+``Policy`` is the one an HTTP tool was applied with (``policy`` in the tool's applied content:
+cb.yaml's ``tools:`` when the project was planned, shown in the plan, re-checked by the runner's
+apply and pinned with the tool for the call; without one, the strict default). The runner never
+reads a cb.yaml of its own for it:
 
 - ``env``: the variables a tool may send (names, or prefixes ending in ``*``). The runner's own
   credentials (``cb.secrets.runner_credential``: CB_*, TWILIO_*, provider API keys) never, whatever
@@ -21,8 +23,7 @@ import asyncio
 import ipaddress
 import socket
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import httpx
 
@@ -42,16 +43,12 @@ class Policy:
     any_env: bool = False  # only for tests of the executor itself, never from cb.yaml
 
     @classmethod
-    def from_project(cls, project_dir: Path | None) -> "Policy":
-        """The ``tools:`` of the project's cb.yaml; the strict default without one."""
-        if project_dir is None or not (Path(project_dir) / "cb.yaml").is_file():
+    def applied(cls, policy: Mapping[str, Any] | None) -> "Policy":
+        """The policy a tool was applied with (its content's ``policy``); the strict default without one."""
+        if not policy:
             return cls()
-        from cb.config.models import ProjectFile
-        from cb.config.yamlsafe import load_documents, read_text
-
-        docs = load_documents(read_text(str(Path(project_dir) / "cb.yaml")))
-        tools = ProjectFile.model_validate(docs[0].data).tools
-        return cls(tuple(tools.env), tuple(ipaddress.ip_network(n, strict=False) for n in tools.allow_networks))
+        return cls(tuple(policy.get("env") or ()),
+                   tuple(ipaddress.ip_network(n, strict=False) for n in policy.get("allow_networks") or ()))
 
     def check_env(self, text: str) -> None:
         for name in ENV_REF.findall(text):
@@ -74,7 +71,7 @@ class Policy:
                           f"lists its network under tools.allow_networks")
 
 
-_POLICY = Policy()
+_POLICY = Policy()  # for callers that pass no policy: tests of the executor, cb test's stubbed tools
 
 
 def configure(policy: Policy) -> None:

@@ -25,7 +25,7 @@ import httpx
 
 from cb.config.models import BUILTIN_TOOLS, BuiltinRun, ToolSpec
 
-from . import http
+from . import egress, http
 from .arguments import InvalidArguments, parse_and_check, redact
 
 log = logging.getLogger("cb.runner.tools")
@@ -92,6 +92,9 @@ class ToolExecutor:
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
     client: httpx.AsyncClient | None = None
     records: list[ToolCallRecord] = field(default_factory=list)
+    #: tool name -> the egress policy it was applied with (a call passes them from its pinned
+    #: revision; a tool missing here gets the strict default). None: ``egress.current()``.
+    policies: Mapping[str, egress.Policy] | None = None
 
     @classmethod
     def for_agent(cls, tool_names: list[str], resources: Mapping[str, ToolSpec], say: Say, **kw: Any) -> "ToolExecutor":
@@ -113,7 +116,8 @@ class ToolExecutor:
         except InvalidArguments as exc:
             outcome = _Outcome(False, "invalid_arguments", error=f"invalid arguments: {exc}", attempts=0)
             return self._finish(name, shown, outcome, t0, started, False, False)
-        task = asyncio.ensure_future(self._run(spec, args))
+        policy = None if self.policies is None else self.policies.get(name, egress.Policy())
+        task = asyncio.ensure_future(self._run(spec, args, policy))
         filler_spoken = False
         try:
             if spec.filler is not None:
@@ -150,13 +154,13 @@ class ToolExecutor:
             log.exception("could not speak %r", text)
             return False
 
-    async def _run(self, spec: ToolSpec, args: dict[str, Any]) -> _Outcome:
+    async def _run(self, spec: ToolSpec, args: dict[str, Any], policy: egress.Policy | None = None) -> _Outcome:
         if spec.http is not None:
             if self.client is None:
                 async with httpx.AsyncClient() as client:
-                    o = await http.call(client, spec.http, args, self.env)
+                    o = await http.call(client, spec.http, args, self.env, policy)
             else:
-                o = await http.call(self.client, spec.http, args, self.env)
+                o = await http.call(self.client, spec.http, args, self.env, policy)
             return _Outcome(o.ok, o.status, o.result, o.error, o.attempts, o.http_status)
         return await self._builtin(spec.builtin, args)  # type: ignore[arg-type]
 

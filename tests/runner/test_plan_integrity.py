@@ -102,7 +102,7 @@ def hostile(data, rehash):
     if rehash:  # a careful forger recomputes every hash
         for c in data["changes"]:
             if c["after"] is not None:
-                from cb.config.models import KINDS
+                from cb.config.models import APPLIED_KINDS as KINDS  # a Tool as applied carries its policy
 
                 c["after_hash"] = content_hash(KINDS[c["kind"]].model_validate(c["after"]).model_dump(mode="json", by_alias=True))
 
