@@ -97,6 +97,17 @@ def _hint(value: str, choices: set[str] | tuple[str, ...], what: str) -> str:
     return (f"did you mean '{guess}'? " if guess else "") + f"{what}: {listed}"
 
 
+def check_default_profile(profile: str, file: str, line: int, column: int) -> list[Diagnostic]:
+    """cb.yaml's ``defaults.profile``: any registered profile (the model takes any name; this is
+    the one place that knows which exist), named once where cb.yaml says it."""
+    from cb.providers.pipeline import PROFILES
+
+    if profile in PROFILES:
+        return []
+    return [Diagnostic(file, line, column, "CB304", "project", f"defaults.profile: no profile named {profile!r}",
+                       _hint(profile, tuple(PROFILES), "profiles"))]
+
+
 def check(agents: list["Resource"], default_profile: str) -> Iterator[Diagnostic]:
     from cb.providers.pipeline import KINDS, PROFILES
 
@@ -113,9 +124,9 @@ def check(agents: list["Resource"], default_profile: str) -> Iterator[Diagnostic
         pipeline = spec.get("pipeline") if isinstance(spec.get("pipeline"), dict) else {}
         profile = pipeline.get("profile") or default_profile
         if isinstance(profile, str) and profile not in PROFILES:
-            where = ("spec", "pipeline", "profile") if pipeline.get("profile") else ("spec",)
-            yield diag(where, "CB304", f"pipeline.profile: no profile named {profile!r}",
-                       _hint(profile, tuple(PROFILES), "profiles"))
+            if pipeline.get("profile"):  # an unknown project default is named once, in cb.yaml
+                yield diag(("spec", "pipeline", "profile"), "CB304", f"pipeline.profile: no profile named {profile!r}",
+                           _hint(profile, tuple(PROFILES), "profiles"))
             profile = None
         parts: dict[str, tuple[str, str | None, bool]] = {}  # kind -> (provider, model, declared)
         backups: dict[str, tuple[str, str | None, bool]] = {}  # kind -> a declared fallback

@@ -323,7 +323,8 @@ class RunnerSettings(Strict):
 
 
 class ProjectDefaults(Strict):
-    profile: Literal["local", "cloud"] = Field("local", description="Pipeline profile for agents.")
+    profile: str = Field("local", description="Pipeline profile for agents that name none: a registered profile "
+                         "(local, scripted, cloud); cb validate checks the name against the registry.")
 
 
 ADDRESS_PATTERN = r"^(agent|tool|number|compliance_policy|return_schema)\.[a-z0-9][a-z0-9_-]{0,62}$"

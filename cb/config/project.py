@@ -232,6 +232,9 @@ def _build(root: FsPath | None, files: list[FsPath], here: FsPath, diags: list[D
     agents = [r for r in valid if r.kind == "Agent"]
     diags += [d for d in catalogue.check(agents, project.settings.defaults.profile)
               if (d.file, d.line, d.column) not in taken]
+    if root is not None:
+        diags += catalogue.check_default_profile(project.settings.defaults.profile, _display(root / PROJECT_FILE, here),
+                                                 *_mark(root, ("defaults", "profile")))
     # a resource's errors come first: its not-enforced warnings once it is otherwise valid
     wrong = {d.address for d in diags if d.severity == "error"}
     diags += enforcement.warnings(r for r in valid if r.address not in wrong)

@@ -89,3 +89,22 @@ def test_no_media_engine_is_imported_to_validate():
             "print(any(m.split('.')[0] == 'pipecat' for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def _project_with_default(tmp_path: Path, profile: str) -> list:
+    (tmp_path / "cb.yaml").write_text(f"apiVersion: cb/v1\nkind: Project\nname: p\npaths: [agents]\n"
+                                      f"defaults:\n  profile: {profile}\n")
+    return diags_for(tmp_path, "  greeting: hi\n")
+
+
+def test_the_project_default_profile_is_any_registered_profile(tmp_path):
+    """Issue 11: cb.yaml's defaults.profile took only local and cloud while `scripted` is registered;
+    the catalogue (the registry's PROFILES) is now the one judge, as for an agent's pipeline.profile."""
+    from cb.providers.pipeline import PROFILES
+
+    assert "scripted" in PROFILES
+    for name in PROFILES:
+        assert _project_with_default(tmp_path, name) == [], name
+    [d] = _project_with_default(tmp_path, "scriptd")
+    assert (d.code, d.file, d.line) == ("CB304", "cb.yaml", 6)  # named once, where cb.yaml says it
+    assert "defaults.profile: no profile named 'scriptd'" in d.message and d.hint.startswith("did you mean 'scripted'?")
