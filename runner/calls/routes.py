@@ -159,12 +159,12 @@ async def stream(websocket: WebSocket) -> None:
         return
     call_id = (start.get("customParameters") or {}).get("call_id", "")
     try:
-        pending = service.claim(call_id, start.get("callSid"))
+        pending = service.claim(call_id, start.get("callSid"), session_for=lambda p: CallSession(
+            p.plan, service.records, service.metrics, default_profile=service.default_profile))
     except Refused as exc:
         await refuse(websocket, exc.reason, call_id or "stream")
         return
-    session = CallSession(pending.plan, service.records, service.metrics, default_profile=service.default_profile)
-    service.sessions[pending.plan.call_id] = session
+    session = service.sessions[pending.plan.call_id]
     websocket.app.state.outbound.attach(session)  # screens an outbound call (outbound.py)
     real = pending.via == "twilio"
     try:

@@ -18,7 +18,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from cb.providers import pipeline as providers
 
@@ -78,6 +78,7 @@ class CallService:
         self.seen: OrderedDict[str, None] = OrderedDict()  # CallSids admitted, against replays
         self._loop: asyncio.AbstractEventLoop | None = None  # set by start(); admit may run in a thread
         self._admitting = threading.Lock()
+        self._reserved = 0  # admits past the capacity check whose call is not pending yet
 
     # ---------------------------------------------------------------- admission
     def readiness(self) -> tuple[bool, str]:
@@ -85,7 +86,7 @@ class CallService:
             return False, "starting: loading the default profile's models"
         if self.draining:
             return False, "draining: the runner is shutting down"
-        if len(self.sessions) + len(self.pending) >= self.max_calls:
+        if len(self.sessions) + len(self.pending) + self._reserved >= self.max_calls:
             return False, f"at capacity ({self.max_calls} calls)"
         if self.loop_lag > self.lag_limit:
             return False, f"event loop {self.loop_lag * 1000:.0f} ms late"
@@ -108,6 +109,21 @@ class CallService:
                 self.seen[provider_call_id] = None
                 while len(self.seen) > SEEN_CALL_SIDS:
                     self.seen.popitem(last=False)
+            self._reserved += 1  # the capacity is taken now, under the lock; pending takes it over
+        try:
+            plan = self._plan(agent, to_number, from_number, direction, via, provider_call_id, account_sid, given)
+        finally:
+            with self._admitting:
+                self._reserved -= 1
+        if self._loop is not None:  # on time, not on the next admit: /readyz recovers with no traffic
+            self._loop.call_soon_threadsafe(self._loop.call_later, self.pending_ttl + 0.05, self._expire)
+        log.info("call %s admitted: %s@%s (serial %d)", plan.call_id, plan.agent, plan.agent_revision[:12],
+                 plan.state_serial)
+        return plan
+
+    def _plan(self, agent: str | None, to_number: str | None, from_number: str | None, direction: str, via: str,
+              provider_call_id: str | None, account_sid: str | None, given: dict[str, Any] | None) -> CallPlan:
+        """Admit's slow half, outside the lock (pin, render, record); ends with the call pending."""
         snapshot = self.store.snapshot()  # the pin: this call sees this serial until it ends
         plan = plan_call(snapshot, agent=agent, to_number=to_number, from_number=from_number,
                          direction=direction, given=given or {})
@@ -120,32 +136,36 @@ class CallService:
             self.records.finish(plan.call_id, "failed", "error", [], plan.render_error)
             self.metrics.refused.labels("template").inc()
             raise CannotAnswer(plan)
-        self.pending[plan.call_id] = Pending(plan, via, account_sid, time.monotonic() + self.pending_ttl,
-                                             provider_call_id)
-        if self._loop is not None:  # on time, not on the next admit: /readyz recovers with no traffic
-            self._loop.call_soon_threadsafe(self._loop.call_later, self.pending_ttl + 0.05, self._expire)
-        log.info("call %s admitted: %s@%s (serial %d)", plan.call_id, plan.agent, plan.agent_revision[:12],
-                 plan.state_serial)
+        with self._admitting:  # pending before the reservation ends: never a moment uncounted
+            self.pending[plan.call_id] = Pending(plan, via, account_sid, time.monotonic() + self.pending_ttl,
+                                                 provider_call_id)
         return plan
 
-    def claim(self, call_id: str, call_sid: str | None = None) -> Pending:
+    def claim(self, call_id: str, call_sid: str | None = None,
+              session_for: Callable[[Pending], Any] | None = None) -> Pending:
         """The pending call a media stream names, single use; Refused when there is none, or when
-        the stream's callSid is not the CallSid of the signed webhook that admitted the call."""
+        the stream's callSid is not the CallSid of the signed webhook that admitted the call.
+        ``session_for`` makes the call's session, which takes the pending call's place in one step
+        (an admit in a worker thread never sees the call in neither)."""
         self._expire()
-        pending = self.pending.get(call_id)
-        if pending is None:
-            raise Refused("unknown or expired call")
-        if (call_sid or None) != (pending.provider_call_id or None):
-            self.metrics.refused.labels("stream_mismatch").inc()
-            raise Refused(f"the stream's callSid {str(call_sid)[:40]!r} is not the CallSid of the webhook "
-                          f"that admitted {call_id}")
-        return self.pending.pop(call_id)
+        with self._admitting:
+            pending = self.pending.get(call_id)
+            if pending is None:
+                raise Refused("unknown or expired call")
+            if (call_sid or None) != (pending.provider_call_id or None):
+                self.metrics.refused.labels("stream_mismatch").inc()
+                raise Refused(f"the stream's callSid {str(call_sid)[:40]!r} is not the CallSid of the webhook "
+                              f"that admitted {call_id}")
+            if session_for is not None:
+                self.sessions[call_id] = session_for(pending)
+            return self.pending.pop(call_id)
 
     def _expire(self) -> None:
         now = time.monotonic()
         for call_id in [c for c, p in list(self.pending.items()) if p.expires < now]:
-            if self.pending.pop(call_id, None) is None:
-                continue
+            with self._admitting:
+                if self.pending.pop(call_id, None) is None:
+                    continue
             log.warning("call %s expired: its media stream never connected", call_id)
             self.records.finish(call_id, "failed", "no_media_stream", [], "the media stream never connected")
 
