@@ -163,9 +163,11 @@ def plan_call(snapshot: Any, *, agent: str | None = None, to_number: str | None,
     call = {"id": call_id, "direction": direction, "from_number": from_number, "to_number": to_number}
     context = context_for(settings, given or {}, call, started)
     rendered, render_error = {}, None
-    for name in ("instructions", "greeting"):
+    templates = {"instructions": settings.instructions, "greeting": settings.greeting}
+    if direction == "outbound":  # said after the beep when an answering machine picks up
+        templates["phone.voicemail_message"] = settings.phone.voicemail_message
+    for name, source in templates.items():
         try:
-            source = getattr(settings, name)
             rendered[name] = render_bounded(source, context) if source else None
         except Exception as exc:  # noqa: BLE001 - RenderLimit, jinja's errors, or what a template's maths raised
             rendered[name], render_error = None, render_error or f"{name}: {type(exc).__name__}: {exc}"[:300]
@@ -174,5 +176,6 @@ def plan_call(snapshot: Any, *, agent: str | None = None, to_number: str | None,
         number=number_address, agent=agent, agent_revision=rev.hash or "", state_serial=snapshot.serial,
         spec=spec, settings=settings, tools=tools, context=context,
         instructions=rendered["instructions"] or "", greeting=rendered["greeting"], started=started,
-        returns_schema=returns_schema, render_error=render_error, tool_policies=tool_policies)
+        returns_schema=returns_schema, render_error=render_error, tool_policies=tool_policies,
+        voicemail_message=rendered.get("phone.voicemail_message"))
 

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from cb.config.templates import render_bounded
 from cb.contracts.outbound_call import OutboundCallRequest
 from cb.providers.base import ProviderError
 from cb.providers.dialer import FINAL_STATES, Dial, Dialer, DialError, DialerSettings, load_dialer
@@ -142,14 +141,9 @@ class Outbound:
         except NotRoutable as exc:
             raise BadCall(str(exc)) from None
         phone = plan.settings.phone
-        try:
-            voicemail = render_bounded(phone.voicemail_message, plan.context) if phone.voicemail_message else None
-        except Exception as exc:  # noqa: BLE001 - RenderLimit, jinja's errors
-            raise BadCall(f"{plan.agent}: phone.voicemail_message cannot be rendered: {exc}") from None
-        if getattr(plan, "render_error", None):
+        if plan.render_error:  # instructions, greeting or voicemail message (callplan): never dial then apologise
             raise BadCall(f"{plan.agent}: {plan.render_error}")
-        plan = dataclasses.replace(plan, webhook_url=req.webhook_url, metadata=req.metadata or None,
-                                   voicemail_message=voicemail)
+        plan = dataclasses.replace(plan, webhook_url=req.webhook_url, metadata=req.metadata or None)
         number = next((a for a, n in self._numbers(snapshot) if n["spec"]["number"] == from_number), None)
         plan = dataclasses.replace(plan, number=number)
         service.records.create(CallRecord(
