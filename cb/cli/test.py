@@ -105,11 +105,13 @@ def run(project: Any, scenarios: list[Any], repeat: int, llm: str, baseline: str
                    "agent's own LLM.")
 @click.option("--baseline", type=click.Choice(["live"]), help="Also run each scenario against the runner's live "
               "revision of its agent and mark regressions (passed before, fails now) and fixes.")
+@click.option("--audio", is_flag=True, help="Run each scenario as a real call: a runner on 127.0.0.1, the local "
+              "simulated caller's speech over the Media Streams protocol; judged from the call record.")
 @click.option("--changed", is_flag=True, help="Only scenarios whose agent (or its tools, return schema) the plan "
               "against the runner changes, as `cb review --changed`.")
 @runner_options
 def test(paths: tuple[str, ...], repeat: int, fmt: str, out: str | None, llm: str, baseline: str | None,
-         changed: bool, runner_url: str | None, token_file: str | None) -> None:
+         audio: bool, changed: bool, runner_url: str | None, token_file: str | None) -> None:
     """Run scenarios: simulated calls to the agents, judged by their assertions.
 
     PATHS are scenario files or folders (default: cb.yaml's `scenarios:`, else scenarios/). Text mode:
@@ -129,6 +131,14 @@ def test(paths: tuple[str, ...], repeat: int, fmt: str, out: str | None, llm: st
     from cb.testing.report import all_passed, render
 
     project, scenarios = load_for_test(paths)
+    if not audio:
+        from cb.config.diagnostics import render_text as render_diagnostics
+        from cb.config.scenarios import audio_only
+
+        refused = [d for s in scenarios for d in audio_only(s)]
+        if refused:
+            click.echo(render_diagnostics(refused, len(scenarios), len(scenarios)), err=True)
+            _usage("these assertions need an audio call (above): run with --audio; nothing was run")
     if changed:
         from .common import connect
 

@@ -32,7 +32,41 @@ KIND = "Scenario"
 
 
 class Caller(Strict):
-    lines: list[str] = Field(min_length=1, description="What the caller says, one entry per turn, in order.")
+    """Scripted ``lines``, or a ``persona`` with a ``goal`` played by an LLM that writes each line."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              json_schema_extra={"oneOf": [{"required": ["lines"]}, {"required": ["persona", "goal"]}]})
+
+    lines: list[str] | None = Field(None, min_length=1, description="What the caller says, one entry per turn, in order.")
+    persona: str | None = Field(None, description="Who the caller is, for an LLM that plays them (instead of lines).")
+    goal: str | None = Field(None, description="What the persona wants from the call; it hangs up once reached.")
+    max_turns: int = Field(6, ge=1, le=50, description="The persona says at most this many lines.")
+    llm: ProviderConfig | None = Field(
+        None, description="The LLM that plays the persona (default: the agent's own LLM, never the scenario's `llm`). "
+        "It may call a `hang_up` tool to end the call.")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> "Caller":
+        if (self.lines is None) == (self.persona is None):
+            raise ValueError("the caller has either lines or a persona (with a goal), not both and not neither")
+        if self.persona is not None and not self.goal:
+            raise ValueError("a persona needs a goal: what the caller wants from the call")
+        if self.lines is not None and (self.goal or self.llm):
+            raise ValueError("goal and llm belong to a persona; scripted lines need neither")
+        return self
+
+
+class Judge(Strict):
+    rubric: str = Field(min_length=1, description="What a good call does, in words; an LLM judges the transcript "
+                        "against it and gives a verdict and its reasoning.")
+    llm: ProviderConfig | None = Field(
+        None, description="The judging LLM (default: the agent's own LLM, never the scenario's `llm`), reached "
+        "through the provider registry's OpenAI-compatible client. If it fails the assertion fails.")
+
+
+class Latency(Strict):
+    max_ms: int = Field(ge=1, description="Every agent turn's latency (the call record's total_ms: the caller's "
+                        "last speech to the agent's first audio) is at most this.")
 
 
 class StubResponse(Strict):
@@ -66,7 +100,10 @@ class ReturnsCheck(Strict):
 
 
 #: Assertion keys: exactly one per entry of ``expect``.
-ASSERTIONS = ("tool_called", "tool_not_called", "returns", "says", "never_says", "ended_call", "max_turns")
+ASSERTIONS = ("tool_called", "tool_not_called", "returns", "says", "never_says", "ended_call", "max_turns",
+              "latency", "judge")
+#: Assertions only ``cb test --audio`` can judge: text mode refuses them rather than skip them.
+AUDIO_ONLY = ("latency",)
 
 
 class Assertion(Strict):
@@ -80,6 +117,8 @@ class Assertion(Strict):
     never_says: str | None = Field(None, description="The agent never said this (case-insensitive).")
     ended_call: bool | None = Field(None, description="The agent ended the call itself (end_call), or did not.")
     max_turns: int | None = Field(None, ge=1, description="The call took at most this many caller turns.")
+    latency: Latency | None = Field(None, description="Per-turn latency under a budget (cb test --audio only).")
+    judge: Judge | None = Field(None, description="A rubric judged by an LLM; its verdict and reasoning are reported.")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> "Assertion":
@@ -310,3 +349,13 @@ def load_scenarios(project: Any, paths: list[str] | None = None,
         seen.setdefault(s.name, s)
         diags += check(s, project)
     return [s for s in seen.values() if s.model is not None], sorted(set(diags))
+
+
+def audio_only(s: LoadedScenario) -> Iterator[Diagnostic]:
+    """Assertions text mode cannot judge, each a diagnostic: refused, never silently skipped."""
+    for i, a in enumerate(s.spec.expect):
+        if a.key in AUDIO_ONLY:
+            yield _d(s, ("spec", "expect", i, a.key), "CB102",
+                     f"expect.{i}.{a.key}: per-turn latency is measured on audio calls only; text mode cannot judge it",
+                     "run `cb test --audio`, or move the assertion to a scenario you run with --audio")
+

@@ -3,7 +3,9 @@
 Matching rules: ``arguments``/``includes`` are subsets (every given key equal, nested mappings
 compared the same way); ``equals`` is the whole object; schemas are JSON Schema draft 2020-12;
 ``says``/``never_says`` compare case-insensitively against everything the agent said (greeting,
-filler and failure phrases included: the caller hears those too).
+filler and failure phrases included: the caller hears those too). ``latency`` reads the call
+record's per-turn ``total_ms`` (audio mode); ``judge`` is the LLM judge's verdict, made by the
+runner (``cb.runner.testing.judge``) before the assertions are read.
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ def _returns(a: Assertion, run: Run) -> Check:
     return Check(what, not why, "; ".join(dict.fromkeys(why)) or _short(got))
 
 
-def judge(a: Assertion, run: Run) -> Check:
+def judge(a: Assertion, run: Run, index: int = -1) -> Check:
     key = a.key
     if key == "tool_called":
         return _tool_called(a, run)
@@ -112,10 +114,22 @@ def judge(a: Assertion, run: Run) -> Check:
     if key == "ended_call":
         return Check("ends the call" if a.ended_call else "does not end the call", run.ended_call == a.ended_call,
                      "the agent used end_call" if run.ended_call else "the agent did not use end_call")
+    if key == "latency":
+        budget = a.latency.max_ms if a.latency else 0
+        what = f"every turn within {budget} ms"
+        if run.latencies_ms is None:
+            return Check(what, False, "no per-turn latency: it is measured on audio calls only (cb test --audio)")
+        over = [f"turn {i}: {ms:.0f} ms" for i, ms in enumerate(run.latencies_ms, 1) if ms > budget]
+        if not run.latencies_ms:
+            return Check(what, False, "the call record holds no measured turn")
+        return Check(what, not over, "; ".join(over) if over else f"slowest {max(run.latencies_ms):.0f} ms")
+    if key == "judge":
+        return run.verdicts.get(index) or Check(f"judged: {a.judge.rubric if a.judge else ''}", False,
+                                                "the judge gave no verdict")
     if key == "max_turns":
         return Check(f"at most {a.max_turns} turns", run.turns <= (a.max_turns or 0), f"{run.turns} turn(s)")
     raise AssertionError(f"unknown assertion {key}")  # pragma: no cover - the model allows no other
 
 
 def judge_all(expect: list[Assertion], run: Run) -> list[Check]:
-    return [judge(a, run) for a in expect]
+    return [judge(a, run, i) for i, a in enumerate(expect)]

@@ -28,6 +28,8 @@ class Run:
     returns_error: str | None = None
     ended_call: bool = False
     turns: int = 0  # caller turns the call took
+    latencies_ms: list[float] | None = None  # per agent turn, from the call record (audio mode only)
+    verdicts: dict[int, "Check"] = field(default_factory=dict)  # expect index -> the LLM judge's verdict
     seconds: float = 0.0
     error: str | None = None  # the run could not be made (LLM unreachable, ...): a failure
     checks: list[Check] = field(default_factory=list)

@@ -15,6 +15,8 @@ from .outcome import Run, ScenarioResult
 
 #: GitHub refuses comments over 65,536 characters; the comment stays under this.
 COMMENT_LIMIT = 65_000
+#: How a judge's check names itself (cb.runner.testing.judge): its reasoning is always reported.
+JUDGED = "judged by "
 
 
 def _rate(r: ScenarioResult) -> str:
@@ -45,6 +47,8 @@ def render_text(results: list[ScenarioResult]) -> str:
         extra = f" [{r.verdict}]" if r.baseline is not None or r.baseline_note else ""
         lines.append(f"{mark} {r.name} ({r.agent}, {r.file}) {_rate(r)} runs passed{extra}")
         run = _first_failing(r.runs)
+        if run is None and r.runs:  # a judge's verdict and reasoning are shown when it passes too
+            lines += [f"  - {c.what}: {c.detail}" for c in r.runs[0].checks if c.what.startswith(JUDGED)]
         if run is not None:
             lines += [f"  - {f}" for f in _failures(run)]
             said = [f"{t['speaker']}: {t['text']}" for t in run.transcript]

@@ -6,7 +6,8 @@ declarations (``pipeline.tools_schema`` in the OpenAI format pipecat sends), the
 (``cb.runner.tools``: argument checks, filler and failure phrases, timeouts, retries), the LLM
 (``postcall.after_hangup.agent_llm``: the agent's provider from the registry and its
 OpenAI-compatible client, streamed as on a call) and returns extraction
-(``postcall.returns.extract_returns``). Only the caller is scripted, and each HTTP tool's
+(``postcall.returns.extract_returns``). Only the caller is simulated (scripted lines or an
+LLM-played persona, ``persona``), an LLM judges any rubric (``judge``), and each HTTP tool's
 endpoint is a stub on 127.0.0.1 (``stubs``); secrets referenced by tools resolve to placeholders.
 """
 
@@ -32,6 +33,8 @@ from ..postcall.after_hangup import agent_llm
 from ..postcall.returns import extract_returns
 from ..tools import ToolExecutor, egress
 from .fleet import Fleet
+from .judge import verdict
+from .persona import Lines, Persona
 from .stubs import ToolStubs
 
 #: LLM rounds within one caller turn (tool call, result, answer, ...) before the turn is cut off.
@@ -173,8 +176,10 @@ async def _converse(scenario: LoadedScenario, fleet: Fleet, run: Run, default_pr
         executor = ToolExecutor.for_agent(list(agent.tools), _stubbed(present, stubs), say, control=control,
                                           env=_Placeholders())
         declared = _declarations(executor.tools)
-        for line in spec.caller.lines:
-            if control.ended:
+        speaker = caller_for(spec, agent, llm_for)
+        while not control.ended:
+            line = await speaker.next(run.transcript)
+            if line is None:
                 break
             run.turns += 1
             run.transcript.append({"speaker": "caller", "text": line})
@@ -206,6 +211,28 @@ async def _converse(scenario: LoadedScenario, fleet: Fleet, run: Run, default_pr
         outcome = await extract_returns(schema, run.transcript, executor.records, client=client, model=model,
                                         call_time=started)
         run.returns, run.returns_error = outcome.returns, outcome.error
+    await judge_run(spec, agent, run, llm_for)
+
+
+def _llm(agent: AgentSpec, llm: ProviderConfig | None, llm_for: Any) -> tuple[Any, str]:
+    """An LLM for the test's side (persona, judge): ``llm`` if given, else the agent's own."""
+    settings = agent if llm is None else agent.model_copy(
+        update={"pipeline": agent.pipeline.model_copy(update={"llm": llm})})
+    return llm_for(SimpleNamespace(settings=settings))
+
+
+def caller_for(spec: Any, agent: AgentSpec, llm_for: Any) -> Lines | Persona:
+    if spec.caller.lines is not None:
+        return Lines(spec.caller.lines)
+    return Persona(spec.caller, *_llm(agent, spec.caller.llm, llm_for))
+
+
+async def judge_run(spec: Any, agent: AgentSpec, run: Run, llm_for: Any) -> None:
+    """Each ``judge`` assertion's verdict on the finished run (text or audio), kept on ``run``."""
+    for i, a in enumerate(spec.expect):
+        if a.judge is not None:
+            client, model = _llm(agent, a.judge.llm, llm_for)
+            run.verdicts[i] = await verdict(a.judge.rubric, run.transcript, run.tool_calls, client=client, model=model)
 
 
 def _parsed(raw: str) -> Any:
