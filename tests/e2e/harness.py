@@ -87,7 +87,10 @@ class Runner:
         return res.exit_code, res.output
 
 
-def start_runner(project: Path, state_dir: Path, *extra: str, env: dict[str, str] | None = None) -> Runner:
+def start_runner(project: Path, state_dir: Path, *extra: str, env: dict[str, str] | None = None,
+                 ready: bool = True) -> Runner:
+    """A `cb runner` process on a free loopback port, returned once /readyz says 200; with
+    ``ready=False`` at once (its background work, e.g. webhook delivery, starts before readiness)."""
     port = free_port()
     log = state_dir.parent / f"runner-{port}.log"
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -95,6 +98,8 @@ def start_runner(project: Path, state_dir: Path, *extra: str, env: dict[str, str
                             stdout=open(log, "w"), stderr=subprocess.STDOUT, cwd=project,
                             env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})
     url = f"http://127.0.0.1:{port}"
+    if not ready:
+        return Runner(url, state_dir, proc, log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -55,9 +55,11 @@ def test_a_runner_killed_with_sigkill_mid_delivery_delivers_after_restart(tmp_pa
     row_id = box.enqueue(call_id="call_k", url=hook.url, secret_ref="${env:HOOK_SECRET}", payload=WebhookPayload(
         call_id="call_k", agent="agent.front-desk", status="completed", duration_sec=3))
     env = {"HOOK_SECRET": "s3cret"}
-    runner = start_runner(project, state, env=env)
+    # Not waiting for /readyz: the worker delivers while the models warm up, and on a loaded machine
+    # the stalled attempt would time out (and be retried) before readiness.
+    runner = start_runner(project, state, env=env, ready=False)
     try:
-        hook.wait_for(1, timeout=30)
+        hook.wait_for(1, timeout=60)
         runner.proc.send_signal(signal.SIGKILL)
         runner.proc.wait(10)
     finally:
