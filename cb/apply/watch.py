@@ -61,8 +61,10 @@ class Watcher:
         errors = [d for d in diags if d.severity == "error"]
         if errors:
             self.status.ok = False
-            self.status.problems = [f"{d.file}:{d.line}:{d.column}: {d.code} {d.message}" +
-                                    (f" ({d.hint})" if d.hint else "") for d in errors]
+            # One line each, rendered (and escaped) as `cb validate` prints them: a name from the
+            # YAML cannot forge a log line.
+            self.status.problems = [d.render().replace("\n  hint: ", " (hint: ") + (")" if d.hint else "")
+                                    for d in errors]
             for line in self.status.problems:
                 log.warning("watch: refused: %s", line)
             log.warning("watch: %d problem(s); the last good revision keeps serving", len(errors))
