@@ -6,6 +6,13 @@ transport pushes it; agent audio (and the agent's words) as the output transport
 *after* writing it to the caller, i.e. at the moment it was played, so the two channels line up
 with what each side heard. Audio the agent generated but never played
 (dropped by a barge-in) is therefore not in the recording, as it was not on the call.
+
+An agent reply cut by a barge-in stays in the transcript, marked ``interrupted``, with the words
+the caller heard before the cut. A TTS without word timestamps (Piper) sends a sentence's text
+behind its audio, so the text of the sentence being played when the cut came never reaches the
+transport; its words are taken from what the TTS generated, in proportion to the share of that
+sentence's audio that was played. Caller words that arrive after their turn closed join the
+turn of the speech they belong to rather than opening a second turn over the same seconds.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from pipecat.frames.frames import (
     InterruptionFrame,
     OutputAudioRawFrame,
     TranscriptionFrame,
+    TTSAudioRawFrame,
     TTSTextFrame,
     UserStoppedSpeakingFrame,
     VADUserStartedSpeakingFrame,
@@ -47,6 +55,10 @@ class CallCapture(BaseObserver):
         self._vad_start: float | None = None
         self._vad_stop: float | None = None
         self._interrupted = False
+        # What the TTS generated and the transport has not finished playing: [text, seconds].
+        self._generated: list[list] = []
+        self._generating = 0.0  # seconds of audio generated for a sentence whose text is not yet known
+        self._played = 0.0  # seconds played of the first sentence in _generated (or of _generating)
 
     async def on_push_frame(self, data: FramePushed) -> None:
         frame, source = data.frame, data.source
@@ -55,13 +67,24 @@ class CallCapture(BaseObserver):
                 self.recorder.caller(frame.audio, frame.sample_rate)
             return
         if isinstance(frame, OutputAudioRawFrame):
+            seconds = len(frame.audio) / (2 * frame.sample_rate * max(1, frame.num_channels or 1))
             if isinstance(source, BaseOutputTransport) and data.direction == FrameDirection.DOWNSTREAM:
                 self.recorder.agent(frame.audio, frame.sample_rate)
+                self._played += seconds
+            elif isinstance(frame, TTSAudioRawFrame) and data.first_push:
+                self._generating += seconds
             return
         if isinstance(frame, TTSTextFrame):
             # Words count once the transport has sent their audio: an interrupted tail never is.
             if isinstance(source, BaseOutputTransport) and data.direction == FrameDirection.DOWNSTREAM:
                 self.transcript.text("agent", frame.text)
+                if self._generated and self._generated[0][0] == frame.text:
+                    self._played = max(0.0, self._played - self._generated.pop(0)[1])
+                else:
+                    self._played = 0.0
+            elif data.first_push:
+                self._generated.append([frame.text, self._generating])
+                self._generating = 0.0
             return
         if not getattr(data, "first_push", True):
             return
@@ -73,8 +96,14 @@ class CallCapture(BaseObserver):
             self._vad_stop = time.monotonic() - float(getattr(frame, "stop_secs", 0.0) or 0.0)
         elif isinstance(frame, TranscriptionFrame):
             # Words can arrive after their turn was closed (the caller went on talking): they
-            # belong to the speech that started at the last VAD start, not to the moment they came.
+            # belong to the speech that started at the last VAD start, not to the moment they came,
+            # and when that speech began inside the caller's last turn, to that turn.
+            last = next((t for t in reversed(tr.turns) if t.speaker == "caller"), None)
             if "caller" not in tr._open:
+                start = tr._rel(self._vad_start)
+                if last is not None and start <= last.end:
+                    last.text = f"{last.text} {frame.text.strip()}".strip()
+                    return
                 tr.begin("caller", at=self._vad_start)
             tr.text("caller", frame.text)
         elif isinstance(frame, UserStoppedSpeakingFrame):
@@ -85,8 +114,24 @@ class CallCapture(BaseObserver):
         elif isinstance(frame, InterruptionFrame):
             self._interrupted = "agent" in tr._open
         elif isinstance(frame, BotStoppedSpeakingFrame):
+            if self._interrupted:
+                heard = self._heard_before_cut()
+                if heard:
+                    tr.text("agent", heard)
             tr.end("agent", interrupted=self._interrupted)
             self._interrupted = False
+
+    def _heard_before_cut(self) -> str:
+        """The words of the sentence being played when a barge-in cut it; forget the rest."""
+        text, seconds = self._generated[0] if self._generated else ("", self._generating)
+        played, self._played = self._played, 0.0
+        self._generated.clear()
+        self._generating = 0.0
+        words = text.split()
+        if not words or seconds <= 0:
+            return ""
+        n = min(len(words), int(len(words) * min(1.0, played / seconds) + 0.5))
+        return " ".join(words[:n]) + ("…" if 0 < n < len(words) else "")
 
     def close(self) -> dict[str, Any]:
         """Finish both files; return where they are and what they hold."""
