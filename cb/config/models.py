@@ -7,7 +7,7 @@ document (references, duplicate names, templates) live in ``cb.config.checks``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, field_validator,
                       model_serializer, model_validator)
@@ -51,7 +51,23 @@ class ProviderConfig(Strict):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
-class PartConfig(ProviderConfig):
+class Additions(Strict):
+    """A model that gained fields after cb/v1 shipped: while unset they are left out of its dump,
+    so a resource that does not use them keeps the content, and the hash, it had before."""
+
+    _added: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _without_unset_additions(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        for name in self._added:
+            if data.get(name) in (None, []):
+                data.pop(name, None)
+        return data
+
+
+class PartConfig(ProviderConfig, Additions):
+    _added = ("fallback",)
     fallback: ProviderConfig | None = Field(
         None, description="Takes over mid-call when this provider fails (a 429, a 5xx, a dropped socket, "
         "a bad key): the call goes on, and its record and webhook say so.")
@@ -72,13 +88,19 @@ class Interruptions(Strict):
     min_speech_ms: int = Field(200, ge=0, description="Speech the caller must make before it counts.")
 
 
-class Pipeline(Strict):
+class Pipeline(Additions):
+    _added = ("vocabulary",)
     profile: str | None = Field(
         None, description="A named preset (local, cloud); defaults to the project's profile."
     )
     stt: PartConfig | None = None
     llm: PartConfig | None = None
     tts: PartConfig | None = None
+    vocabulary: list[Annotated[str, StringConstraints(min_length=1, max_length=60)]] = Field(
+        default_factory=list, max_length=100,
+        description="Names and terms callers say that speech recognition should expect (products, people, "
+        "places). Sent to the STT as hints (Whisper's prompt, Deepgram's keyterms) with the short strings of "
+        "the agent's context, e.g. business_name.")
     turn: TurnDetection = Field(default_factory=TurnDetection)
     interruptions: Interruptions = Field(default_factory=Interruptions)
 

@@ -59,6 +59,9 @@ class CallAudio:
     sample_rate: int = 8000  # Twilio's 8 kHz telephone audio, end to end
     language: str = "en-US"
     voice: str | None = None
+    #: Names and terms the caller is likely to say (the agent's ``pipeline.vocabulary`` and its
+    #: context's short strings, e.g. business_name): an STT passes them on as hints.
+    vocabulary: tuple[str, ...] = ()
 
 
 @runtime_checkable
@@ -132,6 +135,33 @@ def resolve(pipeline: dict[str, Any], default_profile: str) -> dict[str, PartSpe
             name, model = profile[kind]
             parts[kind] = PartSpec(name, model)
     return parts
+
+
+#: Context strings longer than this are sentences, not names: they are not hints.
+MAX_TERM = 40
+
+
+def vocabulary(declared: list[str] | tuple[str, ...], context: dict[str, Any]) -> tuple[str, ...]:
+    """An agent's STT hints: its declared terms, then the short strings of its call's context
+    (``business_name: Acme Dental``, ``customer.first_name``), each once, in that order."""
+    found: list[str] = list(declared)
+
+    def walk(value: Any, depth: int) -> None:
+        if isinstance(value, str) and 1 < len(value.strip()) <= MAX_TERM and "{" not in value:
+            found.append(value.strip())
+        elif isinstance(value, dict) and depth < 2:
+            for item in value.values():
+                walk(item, depth + 1)
+
+    walk(context or {}, 0)
+    seen: set[str] = set()
+    return tuple(t for t in found if not (t.lower() in seen or seen.add(t.lower())))
+
+
+def vocabulary_prompt(terms: tuple[str, ...] | list[str]) -> str | None:
+    """Whisper's initial prompt for a call: the terms as a line it has "already heard", which
+    biases decoding toward their spelling (the way OpenAI documents prompting for rare words)."""
+    return ", ".join(terms) + "." if terms else None
 
 
 def create(kind: str, part: PartSpec, audio: CallAudio) -> Any:

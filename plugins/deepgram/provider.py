@@ -1,6 +1,7 @@
 """STT provider ``deepgram``: Deepgram's streaming WebSocket API (key: DEEPGRAM_API_KEY).
 
 Options: ``api_key`` as ``${env:NAME}``, ``base_url`` (a compatible server, e.g. in tests).
+The call's vocabulary (``CallAudio.vocabulary``) goes as Nova-3 ``keyterm`` query parameters.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ class DeepgramProvider:
         from pipecat.services.deepgram.stt import DeepgramSTTService
 
         settings = DeepgramSTTService.Settings(model=part.model or "nova-3", language=audio.language)
+        if audio.vocabulary and (part.model or "nova-3").startswith("nova-3"):  # keyterm prompting is Nova-3's
+            settings.keyterm = list(audio.vocabulary)
         return DeepgramSTTService(api_key=secret(part.options, "api_key", "DEEPGRAM_API_KEY"),
                                   base_url=str(part.options.get("base_url", "")),
                                   sample_rate=audio.sample_rate, settings=settings)

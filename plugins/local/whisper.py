@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 from cb.providers import CallAudio, PartSpec, ProviderUnavailable, require
+from cb.providers.pipeline import vocabulary_prompt
 
 _models: dict[tuple[str, str], Any] = {}
 _lock = threading.Lock()
@@ -86,7 +87,8 @@ class WhisperProvider:
                                       "needs a multilingual model path in pipeline.stt.model")
         return SharedWhisperSTTService(
             settings=WhisperSTTService.Settings(model=path, language=language,
-                                                no_speech_prob=float(part.options.get("no_speech_prob", 0.4))),
+                                                no_speech_prob=float(part.options.get("no_speech_prob", 0.4)),
+                                                initial_prompt=vocabulary_prompt(audio.vocabulary)),
             device="cpu", compute_type=compute_type)
 
 

@@ -151,7 +151,10 @@ def build(plan: CallPlan, websocket: Any, stream: Stream, *, default_profile: st
     ``gate`` (an outbound call's screening.ScreenGate) goes between STT and the user turn."""
     agent = plan.settings
     parts = providers.resolve(agent.pipeline.model_dump(mode="json"), default_profile)
-    audio = providers.CallAudio(SAMPLE_RATE, agent.language, agent.voice)
+    # The STT's hints: declared terms, and the call's context values the agent declares (not the
+    # built-ins call/now).
+    terms = providers.vocabulary(agent.pipeline.vocabulary, {k: plan.context.get(k) for k in agent.context})
+    audio = providers.CallAudio(SAMPLE_RATE, agent.language, agent.voice, terms)
     stt = fallback.create("stt", parts["stt"], audio)  # a declared fallback puts a switcher here
     llm = fallback.create("llm", parts["llm"], audio)
     tts = fallback.create("tts", parts["tts"], audio)
