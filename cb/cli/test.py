@@ -81,13 +81,21 @@ def live_contents(runner_url: str | None, token_file: str | None, project: Any) 
     return contents
 
 
+def simulated_caller(url: str, token: str, *, lines: list[str], **kw: Any) -> Any:
+    """The local plugin's simulated caller speaking ``lines``: what ``cb test --audio`` calls with."""
+    from cb.plugins.local.caller import Line, SimulatedCaller
+
+    return SimulatedCaller(url, token, lines=[Line(line) for line in lines], **kw)
+
+
 def run(project: Any, scenarios: list[Any], repeat: int, llm: str, baseline: str | None,
-        runner_url: str | None, token_file: str | None) -> list[Any]:
+        runner_url: str | None, token_file: str | None, audio: bool = False) -> list[Any]:
     from cb.runner.testing import run_suite
 
     live = live_contents(runner_url, token_file, project) if baseline == "live" else None
     try:
-        return run_suite(scenarios, project, repeat=repeat, use_scenario_llm=llm == "scenario", live=live)
+        return run_suite(scenarios, project, repeat=repeat, use_scenario_llm=llm == "scenario", live=live,
+                         audio=simulated_caller if audio else None)
     finally:
         if live is not None:
             live.close()
@@ -131,11 +139,14 @@ def test(paths: tuple[str, ...], repeat: int, fmt: str, out: str | None, llm: st
     from cb.testing.report import all_passed, render
 
     project, scenarios = load_for_test(paths)
-    if not audio:
-        from cb.config.diagnostics import render_text as render_diagnostics
-        from cb.config.scenarios import audio_only
+    from cb.config.diagnostics import render_text as render_diagnostics
+    from cb.config.scenarios import audio_only, text_only
 
-        refused = [d for s in scenarios for d in audio_only(s)]
+    refused = [d for s in scenarios for d in (text_only(s) if audio else audio_only(s))]
+    if audio and refused:
+        click.echo(render_diagnostics(refused, len(scenarios), len(scenarios)), err=True)
+        _usage("these scenarios run in text mode only (above): run them without --audio; nothing was run")
+    if not audio:
         if refused:
             click.echo(render_diagnostics(refused, len(scenarios), len(scenarios)), err=True)
             _usage("these assertions need an audio call (above): run with --audio; nothing was run")
@@ -147,7 +158,7 @@ def test(paths: tuple[str, ...], repeat: int, fmt: str, out: str | None, llm: st
         if not scenarios:
             click.echo("No scenario tests an agent, tool or return schema this change touches: nothing to run.")
             raise SystemExit(EXIT_PASSED)
-    results = run(project, scenarios, repeat, llm, baseline, runner_url, token_file)
+    results = run(project, scenarios, repeat, llm, baseline, runner_url, token_file, audio)
     text = render(results, fmt)
     if out:
         Path(out).write_text(text)

@@ -359,3 +359,11 @@ def audio_only(s: LoadedScenario) -> Iterator[Diagnostic]:
                      f"expect.{i}.{a.key}: per-turn latency is measured on audio calls only; text mode cannot judge it",
                      "run `cb test --audio`, or move the assertion to a scenario you run with --audio")
 
+
+
+def text_only(s: LoadedScenario) -> Iterator[Diagnostic]:
+    """What ``cb test --audio`` cannot run yet, each a diagnostic: a caller played by an LLM."""
+    if s.spec.caller.persona is not None:
+        yield _d(s, ("spec", "caller", "persona"), "CB102",
+                 "caller.persona: a persona plays the caller in text mode only; an audio call speaks scripted lines",
+                 "run this scenario without --audio, or give the caller `lines`")

@@ -17,12 +17,20 @@ Contents = Callable[[list[str]], dict[str, Any]]  # addresses -> live contents (
 
 
 def run_suite(scenarios: list[LoadedScenario], project: Any, *, repeat: int = 1, use_scenario_llm: bool = True,
-              live: Contents | None = None) -> list[ScenarioResult]:
-    return asyncio.run(_suite(scenarios, project, repeat, use_scenario_llm, live))
+              live: Contents | None = None, audio: Any = None) -> list[ScenarioResult]:
+    """``audio`` (a caller factory, audiocall.CallerFactory): each run is a real call through a
+    runner (audiocall); else a text call (textcall)."""
+    if audio is not None:
+        from functools import partial
+
+        from .audiocall import run_audio
+
+        return asyncio.run(_suite(scenarios, project, repeat, use_scenario_llm, live, partial(run_audio, caller=audio)))
+    return asyncio.run(_suite(scenarios, project, repeat, use_scenario_llm, live, run_scenario))
 
 
 async def _suite(scenarios: list[LoadedScenario], project: Any, repeat: int, use_scenario_llm: bool,
-                 live: Contents | None) -> list[ScenarioResult]:
+                 live: Contents | None, run_scenario: Any) -> list[ScenarioResult]:
     profile = project.settings.defaults.profile
     llm_for = agent_llm(profile)
     after = Fleet.from_project(project)

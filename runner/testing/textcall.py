@@ -151,8 +151,7 @@ async def _converse(scenario: LoadedScenario, fleet: Fleet, run: Run, default_pr
     if agent is None:
         raise NotRoutable(f"agent.{spec.agent} is not in this revision")
     override = scenario_llm(scenario) if use_scenario_llm else None
-    settings = agent if override is None else agent.model_copy(
-        update={"pipeline": agent.pipeline.model_copy(update={"llm": override})})
+    settings = with_llm(agent, override)
     client, model = llm_for(SimpleNamespace(settings=settings))
     temperature = (override or settings.pipeline.llm or ProviderConfig(provider="-")).options.get("temperature")
 
@@ -216,9 +215,17 @@ async def _converse(scenario: LoadedScenario, fleet: Fleet, run: Run, default_pr
 
 def _llm(agent: AgentSpec, llm: ProviderConfig | None, llm_for: Any) -> tuple[Any, str]:
     """An LLM for the test's side (persona, judge): ``llm`` if given, else the agent's own."""
-    settings = agent if llm is None else agent.model_copy(
-        update={"pipeline": agent.pipeline.model_copy(update={"llm": llm})})
-    return llm_for(SimpleNamespace(settings=settings))
+    return llm_for(SimpleNamespace(settings=with_llm(agent, llm)))
+
+
+def with_llm(agent: AgentSpec, llm: ProviderConfig | None) -> AgentSpec:
+    """``agent`` with ``llm`` as its pipeline's LLM, validated into the pipeline's own types."""
+    if llm is None:
+        return agent
+    pipeline = type(agent.pipeline).model_validate(
+        {**agent.pipeline.model_dump(mode="json", by_alias=True, exclude_none=True),
+         "llm": llm.model_dump(mode="json", exclude_none=True)})
+    return agent.model_copy(update={"pipeline": pipeline})
 
 
 def caller_for(spec: Any, agent: AgentSpec, llm_for: Any) -> Lines | Persona:

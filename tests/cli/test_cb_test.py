@@ -199,3 +199,12 @@ def test_text_mode_refuses_a_latency_budget_rather_than_skip_it(tmp_path, monkey
     assert "scenarios/front-desk/one.yaml:10:16: error[CB102] scenario.one: expect.1.latency: per-turn latency is " \
            "measured on audio calls only" in out
     assert "run `cb test --audio`" in out and "nothing was run" in out
+
+
+def test_audio_mode_refuses_a_persona_caller(tmp_path, monkeypatch):
+    root = fleet(tmp_path)
+    _one_scenario(root, {"turns": ["hello"]})
+    path = root / "scenarios" / "front-desk" / "one.yaml"
+    path.write_text(path.read_text().replace("caller: {lines: [hi]}", "caller: {persona: x, goal: y}"))
+    code, out = cb_test(root, monkeypatch, "--audio")
+    assert code == 2 and "caller.persona: a persona plays the caller in text mode only" in out
