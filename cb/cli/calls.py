@@ -79,7 +79,8 @@ def _row(record: dict) -> dict:
 
     return {"id": record["id"], "created_at": record["created_at"], "agent": record["agent"],
             "revision": record["agent_revision"], "status": record["status"], "end_reason": record.get("end_reason"),
-            "duration_sec": duration(record.get("started_at"), record.get("ended_at")), "returns": None}
+            "duration_sec": duration(record.get("started_at"), record.get("ended_at")), "returns": record.get("returns"),
+            "cost_usd": record.get("cost_usd"), "cost_per_min_usd": record.get("cost_per_min_usd")}
 
 
 @click.group()
@@ -99,7 +100,10 @@ def list_(state_dir: str | None, runner_url: str | None, token_file: str | None,
     if runner_url:
         address = agent if not agent or agent.startswith("agent.") else "agent." + agent
         params = {"limit": limit, **({"agent": address} if address else {})}
-        rows = [_row(r) for r in _remote(runner_url, token_file, "/v1/calls", **params).get("calls", [])]
+        # the UI's listing has returns and cost; a runner without it, the records alone
+        listing = _remote(runner_url, token_file, "/v1/call-list", **params) or \
+            _remote(runner_url, token_file, "/v1/calls", **params)
+        rows = [_row(r) for r in listing.get("calls", [])]
     else:
         rows = _view(lambda cv, folder: cv.list_calls(folder, limit=limit, agent=agent), state_dir)
     if fmt == "json":
@@ -108,11 +112,16 @@ def list_(state_dir: str | None, runner_url: str | None, token_file: str | None,
     if not rows:
         click.echo("no calls yet")
         return
-    click.echo(f"{'ID':<26} {'CREATED':<20} {'AGENT':<22} {'REVISION':<13} {'STATUS':<11} {'SECS':>6}  {'RETURNS':<7} END")
+    click.echo(f"{'ID':<26} {'CREATED':<20} {'AGENT':<22} {'REVISION':<13} {'STATUS':<11} {'SECS':>6}  {'RETURNS':<7} {'COST $':>8} {'$/MIN':>7} END")
     for r in rows:
         secs = "-" if r["duration_sec"] is None else f"{r['duration_sec']:.0f}"
         click.echo(f"{r['id']:<26} {r['created_at'][:19]:<20} {r['agent']:<22} {r['revision'][:12]:<13} "
-                   f"{r['status']:<11} {secs:>6}  {r['returns'] or '-':<7} {r['end_reason'] or ''}")
+                   f"{r['status']:<11} {secs:>6}  {r['returns'] or '-':<7} {_usd(r.get('cost_usd')):>8} "
+                   f"{_usd(r.get('cost_per_min_usd')):>7} {r['end_reason'] or ''}")
+
+
+def _usd(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 @calls.command()

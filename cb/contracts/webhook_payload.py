@@ -30,6 +30,32 @@ class ToolCallSummary(BaseModel):
     latency_ms: float | None = Field(None, description="From the LLM's request to the result.")
 
 
+class CostLine(BaseModel):
+    """One billed part of a call: usage times the price of the provider and model that served it."""
+
+    kind: str = Field(description="telephony, stt, llm_in, llm_out or tts.")
+    provider: str
+    model: str | None = None
+    quantity: float = Field(description="Units used (telephony: billed minutes).")
+    unit: str = Field(description="minute, audio_second, token or character.")
+    usd_per_unit: float | None = Field(None, description="Null when cb knows no price for this provider and model.")
+    usd: float | None = None
+    as_of: str | None = Field(None, description="When the price was read.")
+    source: str | None = Field(None, description="Where the price was read, or cb.yaml.")
+
+
+class CallCost(BaseModel):
+    """What a call cost (``cb.pricing``), with the per-connected-minute figure beside it."""
+
+    total_usd: float
+    per_connected_minute_usd: float | None = None
+    benchmark_per_minute_usd: float | None = Field(None, description="The article's all-in benchmark ($0.05/min).")
+    unpriced: list[str] = Field(default_factory=list, description="Parts used that have no price: not counted.")
+    usage: dict[str, Any] = Field(default_factory=dict, description="connected_sec, stt_audio_sec, llm_tokens_in, "
+                                  "llm_tokens_out, llm_tokens_estimated, tts_characters.")
+    lines: list[CostLine] = Field(default_factory=list)
+
+
 class WebhookPayload(BaseModel):
     """One webhook delivery's JSON body."""
 
@@ -75,6 +101,7 @@ class WebhookPayload(BaseModel):
     fallbacks: list[str] | None = Field(
         None, description="Each declared fallback provider that took over a part of the call, and why, e.g. "
         "\"llm: groq failed (429 ...); openai took over\".")
+    cost: CallCost | None = Field(None, description="What the call cost: usage times the price table (issue 19).")
 
     def body(self) -> bytes:
         """The exact bytes that are signed and sent (compact, stable key order)."""

@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping
 
 from cb.config.models import Webhook
 from cb.contracts.webhook_payload import ToolCallSummary, WebhookPayload
+from cb.pricing import DEFAULT_PRICES, call_cost
 
 from . import outcomes
 from .returns import ReturnsOutcome, extract_returns
@@ -72,6 +73,24 @@ def _capture(extras: Mapping[str, Any]) -> dict[str, Any]:
     return dict(capture or {})
 
 
+def _cost(plan: Any, record: Any, extras: Mapping[str, Any], default_profile: str, telephony: str,
+          prices: Any) -> dict[str, Any] | None:
+    """The call's usage (a CallUsage among its observers) priced by the parts that served it."""
+    usage = next((o for o in extras.get("observers") or [] if hasattr(o, "tts_characters")), None)
+    if usage is None:
+        return None
+    from cb.providers.pipeline import resolve
+
+    try:
+        resolved = resolve((plan.spec or {}).get("pipeline") or {}, default_profile)
+    except Exception:  # noqa: BLE001 - an unknown profile failed the call already; price nothing
+        return None
+    parts = {kind: (part.provider, part.model) for kind, part in resolved.items()}
+    parts["telephony"] = (telephony, getattr(record, "direction", None) or getattr(plan, "direction", None))
+    connected = _seconds(getattr(record, "started_at", None), getattr(record, "ended_at", None))
+    return call_cost(usage.summary(connected), parts, prices)
+
+
 def _call_facts(plan: Any, record: Any) -> dict[str, Any]:
     """Who called whom, who answered, what the carrier said: the payload's outbound-era fields."""
     return dict(
@@ -90,7 +109,8 @@ class AfterCall:
     def __init__(self, state_dir: str | Path, *, llm_for: LLMFactory | None = None,
                  return_schemas: Callable[[str], dict[str, Any] | None] | None = None,
                  media_url: Callable[[str, str], str] | None = None, notify: Callable[[], None] | None = None,
-                 hold_sec: float = HOLD_SEC, max_attempts: int = 3):
+                 hold_sec: float = HOLD_SEC, max_attempts: int = 3, default_profile: str = "local",
+                 telephony_for: Callable[[Any], str] | None = None, prices: Any = DEFAULT_PRICES):
         self.state_dir = Path(state_dir)
         self.conn = connect(self.state_dir)
         outcomes.ensure_schema(self.conn)
@@ -102,6 +122,11 @@ class AfterCall:
         self.hold_sec = hold_sec
         self.max_attempts = max_attempts
         self.tasks: set[asyncio.Task] = set()
+        self.default_profile = default_profile
+        self.telephony_for = telephony_for or (lambda plan: "local")
+        self.prices = prices
+        #: called as on_cost(agent, cost) once a call's cost is known (the runner's /metrics)
+        self.on_cost: Callable[[str, dict[str, Any]], None] | None = None
 
     def capture_for(self, plan: Any) -> Any:
         """A recording and transcript for the call (a pipecat observer), under the state dir."""
@@ -180,7 +205,15 @@ class AfterCall:
         hook = _webhook(plan)
         tools = _tool_records(extras)
         capture = _capture(extras)
+        try:
+            cost = _cost(plan, record, extras, self.default_profile, self.telephony_for(plan), self.prices)
+        except Exception:  # noqa: BLE001 - a price must never cost the call its webhook
+            log.exception("call %s: cost failed", call_id)
+            cost = None
+        if cost is not None and self.on_cost is not None:
+            self.on_cost(plan.agent, cost)
         base = dict(
+            cost=cost,
             event=event, call_id=call_id, agent=plan.agent, revision=plan.agent_revision, status=status,
             started_at=getattr(record, "started_at", None), ended_at=getattr(record, "ended_at", None),
             duration_sec=_seconds(getattr(record, "started_at", None), getattr(record, "ended_at", None)),
@@ -213,7 +246,7 @@ class AfterCall:
             self._save, call_id, returns=outcome.returns, returns_error=outcome.error,
             returns_attempts=outcome.attempts, tool_calls=tools, turns=capture.get("turns") or [],
             recording=capture.get("recording"), transcript=capture.get("transcript"),
-            webhooks=[held] if held else [])
+            webhooks=[held] if held else [], cost=cost)
         payload = WebhookPayload(**base, returns=outcome.returns, returns_error=outcome.error)
         if held and schema:
             if not await asyncio.to_thread(self.outbox.release, held, payload):
@@ -273,7 +306,8 @@ def agent_llm(default_profile: str) -> LLMFactory:
 
 
 def install(state_dir: str | Path, *, store: Any = None, default_profile: str = "local",
-            public_url: str | None = None, worker_options: Mapping[str, Any] | None = None):
+            public_url: str | None = None, worker_options: Mapping[str, Any] | None = None,
+            prices: Any = DEFAULT_PRICES):
     """Wire post-call work and webhook delivery into a runner; returns (after_call, worker).
 
     The caller starts ``worker.run(stop)`` as a task and, on shutdown, awaits
@@ -294,8 +328,14 @@ def install(state_dir: str | Path, *, store: Any = None, default_profile: str = 
     if public_url:
         base = public_url.rstrip("/")
         media = lambda call_id, path: f"{base}/v1/calls/{call_id}/{Path(path).name}"  # noqa: E731
+    def telephony_for(plan: Any) -> str:
+        rev = store.snapshot().resources.get(plan.number) if store is not None and plan.number else None
+        return (_plain(rev.content).get("spec") or {}).get("provider", "local") if rev is not None and rev.content \
+            else "local"
+
     after = AfterCall(state_dir, llm_for=agent_llm(default_profile), return_schemas=return_schemas,
-                      media_url=media, notify=worker.notify)
+                      media_url=media, notify=worker.notify, default_profile=default_profile,
+                      telephony_for=telephony_for, prices=prices)
     # One post-call pipeline per process: an earlier app's (a test's, a reload's) must not also
     # record and deliver this one's calls.
     hooks.CALL_ENDED[:] = [h for h in hooks.CALL_ENDED if not isinstance(h, AfterCall)]
@@ -303,5 +343,9 @@ def install(state_dir: str | Path, *, store: Any = None, default_profile: str = 
                                if not isinstance(getattr(h, "__self__", None), AfterCall)]
     hooks.CALL_ENDED.append(after)
     hooks.CALL_OBSERVERS.append(after.capture_for)
+    from ..calls.usage import CallUsage
+
+    if CallUsage not in hooks.CALL_OBSERVERS:  # what each call uses, priced after it ends (no state)
+        hooks.CALL_OBSERVERS.append(CallUsage)
     hooks.CALL_OBSERVERS.append(after.call_started)  # attaches nothing: it only owes a delivery
     return after, worker

@@ -23,8 +23,9 @@ SCHEMA = [f"""CREATE TABLE IF NOT EXISTS {TABLE} (
     recording TEXT,
     transcript TEXT,
     webhooks TEXT NOT NULL DEFAULT '[]',
+    cost TEXT,
     updated_at REAL NOT NULL)"""]
-JSON_FIELDS = ("returns", "tool_calls", "turns", "webhooks")
+JSON_FIELDS = ("returns", "tool_calls", "turns", "webhooks", "cost")
 
 
 def call_dir(state_dir: str | Path, call_id: str) -> Path:
@@ -35,6 +36,9 @@ def call_dir(state_dir: str | Path, call_id: str) -> Path:
 def ensure_schema(conn: sqlite3.Connection) -> None:
     for statement in SCHEMA:
         conn.execute(statement)
+    # a state folder from before calls were priced: add the column (issue 19)
+    if "cost" not in [r[1] for r in conn.execute(f"PRAGMA table_info({TABLE})")]:
+        conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN cost TEXT")
 
 
 def save(conn: sqlite3.Connection, call_id: str, **fields: Any) -> None:

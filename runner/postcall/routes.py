@@ -54,6 +54,9 @@ def install(app: FastAPI, ctx: Any) -> None:
     # has drained its calls, so their post-call work is done before the worker stops.
     ctx.shutdown.insert(0, shutdown)
     app.state.aftercall = after
+    calls = getattr(app.state, "calls", None)
+    if calls is not None:  # each call's cost on /metrics: cb_call_cost_usd_total{agent,provider}
+        after.on_cost = calls.metrics.observe_cost
 
     app.include_router(router)
 

@@ -45,7 +45,9 @@ def list_calls(state_dir: Path, *, limit: int = 50, agent: str | None = None) ->
         rows.append({"id": r.id, "created_at": r.created_at, "agent": r.agent, "revision": r.agent_revision,
                      "status": r.status, "end_reason": r.end_reason,
                      "duration_sec": duration(r.started_at, r.ended_at),
-                     "returns": None if outcome is None else ("ok" if outcome["returns"] is not None else "error")})
+                     "returns": None if outcome is None else ("ok" if outcome["returns"] is not None else "error"),
+                     "cost_usd": ((outcome or {}).get("cost") or {}).get("total_usd"),
+                     "cost_per_min_usd": ((outcome or {}).get("cost") or {}).get("per_connected_minute_usd")})
     return rows
 
 
@@ -65,5 +67,6 @@ def show_call(state_dir: Path, call_id: str) -> dict[str, Any] | None:
     out["latency"] = out.pop("turns", [])
     out["recording"] = outcome.get("recording")
     out["transcript_file"] = outcome.get("transcript")
+    out["cost"] = outcome.get("cost")
     out["webhooks"] = [row.summary() for row in Outbox(conn).list(call_id=call_id)]
     return out
