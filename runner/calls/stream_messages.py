@@ -1,11 +1,26 @@
-"""The shape of every Twilio Media Streams message, checked before anything reads it.
+"""The Twilio Media Streams messages the call reads, checked before anything reads them.
 
-Twilio sends ``connected``, ``start``, ``media``, ``mark``, ``dtmf`` and ``stop`` (Media Streams,
-"WebSocket messages from Twilio"): a JSON object with a string ``event`` and, for each event but
-``connected``, an object under the event's name holding string fields (``start`` also has
-``tracks``, a list, ``customParameters``, an object of strings, and ``mediaFormat``, an object).
-Anything else — not JSON, a list, a string where an object belongs, an unknown event — is a
-``Malformed`` message: the socket is closed with 1008 (policy violation) and one log line, never a
+Twilio sends ``connected``, ``start``, ``media``, ``dtmf``, ``stop`` and (bidirectional streams)
+``mark`` ("Media Streams - WebSocket Messages"): each a JSON text frame, an object with a string
+``event``; ``start`` carries ``start.{streamSid, accountSid, callSid, tracks, customParameters,
+mediaFormat}``, ``media`` carries ``media.{track, chunk, timestamp, payload}`` (base64 mu-law),
+``dtmf`` carries ``dtmf.{track, digit}``. The runner reads ``start`` (callSid, streamSid,
+accountSid, customParameters); pipecat's TwilioFrameSerializer reads only ``event``,
+``media.payload`` (base64-decoded: a bad one raised inside its receive loop and ended the call
+with a logged exception) and ``dtmf.digit``. So exactly those are checked, with their types:
+
+- not JSON, a binary frame, a list or a string, or ``event`` not a string: ``Malformed``;
+- ``start``: an object with a string ``callSid`` and ``streamSid`` (in it or beside it), an
+  optional string ``accountSid``, and ``customParameters`` an object of strings;
+- ``media``: an object whose ``payload`` is base64 of at most 16,384 characters;
+- ``dtmf``: an object whose ``digit`` is a string.
+
+Fields nobody reads (``tracks``, ``mediaFormat``, ``chunk``, ``timestamp``, ``sequenceNumber``,
+``mark``, ``stop``) are not judged: Twilio may change their types without ending live calls. An
+event the runner does not know, well formed, is let through and ignored (pipecat ignores it too)
+with one log line per stream: Twilio adds events (``dtmf`` and ``mark`` came later), and closing a
+live call on a new one would hang up on every caller; it costs no more than a ``media`` message.
+A ``Malformed`` message closes the socket with 1008 (policy violation) and one log line, never a
 traceback. ``Guarded`` wraps the call's WebSocket so the pipeline only ever reads valid messages.
 """
 
@@ -13,28 +28,34 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 log = logging.getLogger("cb.runner.calls")
 
 POLICY_VIOLATION = 1008
 MAX_PAYLOAD_CHARS = 16_384  # base64 of one media chunk; Twilio sends 20 ms (~216 characters)
-
-#: event -> (field of the event's object, the type it must have, required?)
-_FIELDS: dict[str, list[tuple[str, type | tuple[type, ...], bool]]] = {
-    "connected": [],
-    "start": [("streamSid", str, False), ("accountSid", str, False), ("callSid", str, True),
-              ("tracks", list, False), ("customParameters", dict, False), ("mediaFormat", dict, False)],
-    "media": [("payload", str, True), ("track", str, False), ("chunk", str, False), ("timestamp", str, False)],
-    "mark": [("name", str, True)],
-    "dtmf": [("digit", str, True), ("track", str, False)],
-    "stop": [("accountSid", str, False), ("callSid", str, False)],
-}
-_OPTIONAL_BODY = {"stop"}  # a stop without its object still means stop
+KNOWN_EVENTS = ("connected", "start", "media", "dtmf", "stop", "mark")
+_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 
 
 class Malformed(ValueError):
     """A message that is not a Media Streams message; the text says what is wrong."""
+
+
+def _body(message: dict[str, Any], event: str) -> dict[str, Any]:
+    body = message.get(event)
+    if not isinstance(body, dict):
+        raise Malformed(f"{event}: {event!r} is a {type(body).__name__}, not an object")
+    return body
+
+
+def _string(body: dict[str, Any], event: str, name: str, required: bool = True) -> None:
+    value = body.get(name)
+    if value is None and not required:
+        return
+    if not isinstance(value, str):
+        raise Malformed(f"{event}: {event}.{name} is " + ("missing" if value is None else f"a {type(value).__name__}"))
 
 
 def check(raw: str | bytes) -> dict[str, Any]:
@@ -48,34 +69,28 @@ def check(raw: str | bytes) -> dict[str, Any]:
     if not isinstance(message, dict):
         raise Malformed(f"a JSON {type(message).__name__}, not an object")
     event = message.get("event")
-    if not isinstance(event, str) or event not in _FIELDS:
-        raise Malformed(f"unknown event {str(event)[:40]!r}")
-    for top in ("streamSid", "sequenceNumber"):
-        if top in message and not isinstance(message[top], str):
-            raise Malformed(f"{event}: {top} is a {type(message[top]).__name__}, not a string")
-    if event == "connected":
-        return message
-    body = message.get(event)
-    if body is None and event in _OPTIONAL_BODY:
-        return message
-    if not isinstance(body, dict):
-        raise Malformed(f"{event}: {event!r} is a {type(body).__name__}, not an object")
-    for name, kind, required in _FIELDS[event]:
-        value = body.get(name)
-        if value is None:
-            if required:
-                raise Malformed(f"{event}: {event}.{name} is missing")
-            continue
-        if not isinstance(value, kind):
-            raise Malformed(f"{event}: {event}.{name} is a {type(value).__name__}")
+    if not isinstance(event, str):
+        raise Malformed(f"event is {'missing' if event is None else 'a ' + type(event).__name__}, not a string")
     if event == "start":
-        params = body.get("customParameters") or {}
-        if not all(isinstance(k, str) and isinstance(v, str) for k, v in params.items()):
-            raise Malformed("start: customParameters must map names to strings")
+        body = _body(message, event)
+        _string(body, event, "callSid")
+        _string(body, event, "accountSid", required=False)
         if not isinstance(body.get("streamSid", message.get("streamSid")), str):
             raise Malformed("start: streamSid is missing")
-    if event == "media" and len(body["payload"]) > MAX_PAYLOAD_CHARS:
-        raise Malformed(f"media: payload of {len(body['payload'])} characters")
+        params = body.get("customParameters") or {}
+        if not isinstance(params, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                   for k, v in params.items()):
+            raise Malformed("start: customParameters must map names to strings")
+    elif event == "media":
+        payload = _body(message, event).get("payload")
+        if not isinstance(payload, str):
+            raise Malformed("media: media.payload is " + ("missing" if payload is None else f"a {type(payload).__name__}"))
+        if len(payload) > MAX_PAYLOAD_CHARS:
+            raise Malformed(f"media: payload of {len(payload)} characters")
+        if not _BASE64.fullmatch(payload):
+            raise Malformed("media: payload is not base64")
+    elif event == "dtmf":
+        _string(_body(message, event), event, "digit")
     return message
 
 
@@ -95,6 +110,7 @@ class Guarded:
     def __init__(self, websocket: Any, who: str):
         self._ws, self._who = websocket, who
         self.violation: str | None = None
+        self._unknown: set[str] = set()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._ws, name)
@@ -105,9 +121,12 @@ class Guarded:
             return message
         raw = message.get("text") if message.get("text") is not None else message.get("bytes")
         try:
-            check(raw)
+            event = check(raw)["event"]
         except Malformed as exc:
             self.violation = str(exc)
             await refuse(self._ws, str(exc), self._who)
             return {"type": "websocket.disconnect", "code": POLICY_VIOLATION}
+        if event not in KNOWN_EVENTS and event not in self._unknown and len(self._unknown) < 8:
+            self._unknown.add(event)
+            log.info("media %s: ignoring Media Streams event %r (not one the runner reads)", self._who, event[:40])
         return message
