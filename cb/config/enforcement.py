@@ -19,20 +19,10 @@ CODE = "CB801"
 
 #: (kind, field path) -> what the runtime does not do yet, said to the user.
 NOT_ENFORCED: dict[tuple[str, tuple[str, ...]], str] = {
-    ("CompliancePolicy", ("spec", "calling_windows")):
-        "calling windows are not enforced yet: the runner answers and places calls at any hour",
-    ("CompliancePolicy", ("spec", "do_not_call")):
-        "do-not-call lists are not enforced yet: no number is checked against them",
     ("CompliancePolicy", ("spec", "recording_consent")):
         "recording consent is not enforced yet: calls are recorded without a disclosure being played",
-    ("CompliancePolicy", ("spec", "attempts")):
-        "attempt limits are not enforced yet: a number may be called any number of times",
-    ("CompliancePolicy", ("spec", "pacing")):
-        "pacing is not enforced yet: calls are not limited per minute or by this policy's concurrency",
     ("CompliancePolicy", ("spec", "attestation")):
         "the STIR/SHAKEN attestation minimum is not enforced yet: outbound calls are not checked for it",
-    ("Agent", ("spec", "compliance")):
-        "compliance policies are not enforced yet: none of the referenced policies' rules is applied to calls",
     ("Number", ("spec", "options")):
         "number options are not read by any number provider yet",
 }

@@ -227,10 +227,33 @@ class NumberSpec(Strict):
 # --------------------------------------------------------------------------- CompliancePolicy
 
 
+class _AddedFields(Strict):
+    """Fields added to a cb/v1 model after it shipped are left out of its dump while unset, so a
+    document that does not use them keeps the content, and the hash, it had before."""
+
+    _added: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _without_unset_added(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        for name in self._added:
+            if data.get(name) in (None, [], {}):
+                data.pop(name, None)
+        return data
+
+
 class CallingWindow(Strict):
     days: list[Weekday] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
     start: Clock = "09:00"
     end: Clock = "20:00"
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "CallingWindow":
+        if not self.days:
+            raise ValueError("a calling window needs at least one day")
+        if self.end <= self.start:
+            raise ValueError(f"this window is empty: it ends ({self.end}) before it starts ({self.start})")
+        return self
 
 
 class DoNotCallSource(Strict):
@@ -263,12 +286,39 @@ class Pacing(Strict):
     max_concurrent: int = Field(10, ge=1, le=10000)
 
 
-class CompliancePolicySpec(Strict):
+StateCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+IsoDate = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[01][0-9]-[0-3][0-9]$")]
+
+
+class StateRules(Strict):
+    """Rules for callees in one state (from the number's area code), on top of the policy's own:
+    a call must fit the policy's windows and these, and count under both attempt limits."""
+
+    calling_windows: list[CallingWindow] = Field(default_factory=list)
+    holidays: list[IsoDate] = Field(default_factory=list, description="Extra dates (callee's local) with no calls.")
+    attempts: Attempts | None = None
+
+
+class ConsentToCall(Strict):
+    required: bool = Field(True, description="Refuse a call whose contact carries no consent evidence "
+                           "(when, how, by whom): the FCC treats AI voices as artificial voices (TCPA).")
+
+
+class CompliancePolicySpec(_AddedFields):
+    _added = ("holidays", "unknown_time_zone", "states", "consent")
     calling_windows: list[CallingWindow] = Field(
         default_factory=list, description="When calls may be placed, in the callee's time zone."
     )
+    holidays: list[IsoDate] = Field(default_factory=list,
+                                    description="Dates (the callee's local date) on which no call is placed.")
+    unknown_time_zone: Literal["refuse", "strictest"] | None = Field(
+        None, description="A number whose time zone is unknown (no explicit tz, no zone from the number): "
+        "refuse it (the default), or allow only hours open in every US time zone.")
+    states: dict[StateCode, StateRules] = Field(default_factory=dict,
+                                                description="Stricter rules by the callee's state (two letters).")
     do_not_call: list[DoNotCallSource] = Field(default_factory=list)
     recording_consent: RecordingConsent | None = None
+    consent: ConsentToCall | None = None
     attempts: Attempts | None = None
     pacing: Pacing | None = None
     attestation: Literal["A", "B", "C"] | None = Field(

@@ -63,6 +63,10 @@ class OutboundCallRequest(BaseModel):
     dialer: Literal["local"] | None = Field(None, description="local: place it on the simulated network "
                                             "whatever the Number's provider (cb call --local).")
     callee: SimulatedCallee | None = Field(None, description="The simulated callee (local dialer only).")
+    tz: str | None = Field(None, description="The callee's IANA time zone, when known better than from the number "
+                           "(calling windows are judged in it).")
+    consent: dict[str, Any] | None = Field(None, description="Evidence of the callee's prior express consent "
+                                           "(e.g. when, how, by whom); kept with the call record.")
 
     @model_validator(mode="before")
     @classmethod

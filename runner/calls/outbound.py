@@ -124,7 +124,8 @@ class Outbound:
     def _url(self, path: str, call_id: str) -> str:
         return f"{self.settings.public_base_url}{path}?{urlencode({'call': call_id})}"
 
-    async def place(self, req: OutboundCallRequest) -> tuple[dict[str, Any], int]:
+    async def place(self, req: OutboundCallRequest,
+                    compliance: list[dict[str, Any]] | None = None) -> tuple[dict[str, Any], int]:
         service = self.service
         ready, why = service.readiness()
         if not ready:
@@ -149,7 +150,7 @@ class Outbound:
         service.records.create(CallRecord(
             id=plan.call_id, agent=plan.agent, agent_revision=plan.agent_revision, state_serial=plan.state_serial,
             number=number, direction="outbound", from_number=from_number, to_number=req.to, status="queued",
-            metadata=req.metadata or None))
+            metadata=req.metadata or None, compliance=compliance))
         call = OutboundCall(plan, dialer, dialer_name)
         self.calls[plan.call_id] = call
         detection = MACHINE_DETECTION[phone.voicemail] if getattr(dialer, "carrier_amd", False) else None

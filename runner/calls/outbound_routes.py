@@ -33,7 +33,15 @@ callbacks = APIRouter()
 
 
 def install(app: FastAPI, ctx: Any) -> None:
+    from ..compliance.dialing import Dialing
+    from ..compliance.queue import DialQueue
+
     app.state.outbound = Outbound(app.state.calls, ctx.settings, app.state.local_token)
+    # Every outbound call goes through the dial queue and its compliance rules (runner/compliance).
+    dialing = Dialing(app.state.outbound, DialQueue.for_store(ctx.store), project_dir=ctx.settings.project_dir)
+    app.state.dialing = dialing
+    ctx.startup.append(dialing.start)
+    ctx.shutdown.append(dialing.stop)
     app.include_router(admin)
     app.include_router(callbacks)
 
@@ -61,10 +69,48 @@ async def create_call(request: Request) -> JSONResponse:
     except ValidationError as exc:
         return JSONResponse({"error": _problems(exc)}, status_code=400)
     try:
-        result, status = await request.app.state.outbound.place(req)
+        result, status = await request.app.state.dialing.submit(req)
     except BadCall as exc:
         return JSONResponse({"error": str(exc)}, status_code=exc.status)
     return JSONResponse(result, status_code=status)
+
+
+@admin.post("/calls/batch")
+async def create_calls(request: Request) -> JSONResponse:
+    """Queue many calls: ``{"calls": [request, ...]}``; every one is checked first, none is queued
+    when any is bad (the error names its index, which ``cb call --to-file`` maps to a line)."""
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("calls"), list) or not body["calls"]:
+        return JSONResponse({"error": "the body must be JSON: {calls: [{agent, to, context?, tz?, consent?}, ...]}"},
+                            status_code=400)
+    dialing = request.app.state.dialing
+    reqs, problems = [], []
+    for i, item in enumerate(body["calls"]):
+        try:
+            req = OutboundCallRequest.model_validate(item)
+            dialing._check(req)
+            reqs.append(req)
+        except ValidationError as exc:
+            problems.append({"index": i, "error": _problems(exc)})
+        except BadCall as exc:
+            problems.append({"index": i, "error": str(exc)})
+    if problems:
+        return JSONResponse({"error": f"{len(problems)} of {len(reqs) + len(problems)} calls are bad; none was "
+                             "queued", "problems": problems}, status_code=400)
+    return JSONResponse(await dialing.submit_many(reqs), status_code=202)
+
+
+@admin.get("/dial-queue")
+async def queued(request: Request, agent: str | None = None, all: bool = False) -> JSONResponse:
+    """What waits to be dialled and why (``all``: refused, dialled and canceled entries too)."""
+    queue = request.app.state.dialing.queue
+    statuses = ("waiting", "dialling", "dialled", "refused", "canceled") if all else ("waiting", "dialling")
+    address = agent if not agent or agent.startswith("agent.") else "agent." + agent
+    entries = queue.list(statuses, agent=address)
+    return JSONResponse({"queue": [e.to_dict() for e in entries], "counts": queue.counts()})
 
 
 @admin.delete("/calls/{call_id}")

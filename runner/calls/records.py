@@ -63,6 +63,7 @@ ADDED_COLUMNS = {
     "carrier_duration_sec": "INTEGER",  # CallDuration from the carrier's final status callback
     "metadata": "TEXT",  # JSON given with POST /v1/calls, echoed in the webhook
     "fallbacks": "TEXT",  # JSON list: each fallback provider that took over a part, and why
+    "compliance": "TEXT",  # JSON list: every compliance decision {rule, policy, outcome, detail}
 }
 LATENCY_FIELDS = ("endpointing_ms", "stt_ms", "llm_first_token_ms", "tts_first_audio_ms", "total_ms")
 
@@ -98,6 +99,7 @@ class CallRecord:
     carrier_duration_sec: int | None = None
     metadata: dict[str, Any] | None = None
     fallbacks: list[str] | None = None
+    compliance: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -127,10 +129,12 @@ class CallRecords:
     def create(self, rec: CallRecord) -> None:
         self._write(
             "INSERT INTO cb_calls (id, agent, agent_revision, state_serial, number, direction, from_number, "
-            "to_number, provider_call_id, created_at, status, stir_verstat, metadata) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "to_number, provider_call_id, created_at, status, stir_verstat, metadata, compliance) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (rec.id, rec.agent, rec.agent_revision, rec.state_serial, rec.number, rec.direction,
              rec.from_number, rec.to_number, rec.provider_call_id, rec.created_at, rec.status, rec.stir_verstat,
-             json.dumps(rec.metadata) if rec.metadata is not None else None))
+             json.dumps(rec.metadata) if rec.metadata is not None else None,
+             json.dumps(rec.compliance) if rec.compliance is not None else None))
 
     def update(self, call_id: str, **fields: Any) -> None:
         """Set some of the added columns, ``status`` or ``provider_call_id`` (a carrier's callback)."""
@@ -140,7 +144,7 @@ class CallRecords:
             raise ValueError(f"not updatable: {sorted(unknown)}")
         if not fields:
             return
-        values = [json.dumps(v) if k in ("metadata", "fallbacks") else v for k, v in fields.items()]
+        values = [json.dumps(v) if k in ("metadata", "fallbacks", "compliance") else v for k, v in fields.items()]
         self._write(f"UPDATE cb_calls SET {', '.join(k + ' = ?' for k in fields)} WHERE id = ?", (*values, call_id))
 
     def advance(self, call_id: str, status: str) -> bool:
@@ -186,6 +190,7 @@ class CallRecords:
         data["transcript"] = json.loads(data["transcript"] or "[]")
         data["metadata"] = json.loads(data["metadata"]) if data.get("metadata") else None
         data["fallbacks"] = json.loads(data["fallbacks"]) if data.get("fallbacks") else None
+        data["compliance"] = json.loads(data["compliance"]) if data.get("compliance") else None
         data["turns"] = [dict(zip(("turn", *LATENCY_FIELDS), t)) for t in turns]
         return CallRecord(**data)
 
