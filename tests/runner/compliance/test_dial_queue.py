@@ -20,6 +20,7 @@ from cb.runner.compliance.dialing import Dialing
 from cb.runner.compliance.queue import DialQueue
 from cb.runner.compliance.zones import state_for, zones_for
 from cb.state import open_store
+from tests.support.pg import pg_server, pg_url  # noqa: F401  (fixtures)
 
 ALL = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 POLICY = {
@@ -61,8 +62,16 @@ def snapshot(spec):
                                       "compliance_policy.us": rev({"spec": spec})})
 
 
-def dialer(tmp_path, clock, log, spec=POLICY):
-    store = open_store(tmp_path / "state")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    """Where the queue lives: (state folder, url). The queue tests run on both databases."""
+    if request.param == "sqlite":
+        return (tmp_path / "state", None)
+    return (tmp_path / "state", request.getfixturevalue("pg_url"))
+
+
+def dialer(db, clock, log, spec=POLICY):
+    store = open_store(*db)
     store.snapshot = lambda: snapshot(spec)
     d = Dialing(Provider(clock, store, log), DialQueue.for_store(store), clock=clock)
     return d, store
@@ -76,10 +85,10 @@ def monday(hour, minute=0):
     return datetime(2026, 1, 12, hour, minute, tzinfo=timezone.utc)
 
 
-def test_a_lease_is_held_by_one_dialer_and_taken_again_after_it_expires(tmp_path):
+def test_a_lease_is_held_by_one_dialer_and_taken_again_after_it_expires(db):
     clock = FixedClock(monday(15))
-    a, store = dialer(tmp_path, clock, [])
-    b = DialQueue.for_store(open_store(tmp_path / "state"))  # a second connection: another process
+    a, store = dialer(db, clock, [])
+    b = DialQueue.for_store(open_store(*db))  # a second connection: another process
     qid = a.queue.enqueue(agent="agent.a", to="+12125550100", request=req("+12125550100").model_dump(by_alias=True),
                           tz=None, consent=None, now=clock.now())
     assert [e.id for e in a.queue.claim("one", 60, clock.now())] == [qid]
@@ -88,16 +97,16 @@ def test_a_lease_is_held_by_one_dialer_and_taken_again_after_it_expires(tmp_path
     assert not a.queue.settle(qid, "one", "dialled", now=clock.now(), decisions=[], reason=None)  # lost it
 
 
-def test_waiting_calls_survive_a_restart_and_limits_hold_after_it(tmp_path):
+def test_waiting_calls_survive_a_restart_and_limits_hold_after_it(db):
     clock, log = FixedClock(monday(12)), []  # 07:00 in New York: wait
-    a, store = dialer(tmp_path, clock, log)
+    a, store = dialer(db, clock, log)
     body, status = asyncio.run(a.submit(req("+12125550100")))
     assert status == 202 and "calling_window" in body["queued"]["reason"]
     assert body["queued"]["not_before"] == monday(13).timestamp()
     result, code = asyncio.run(a.submit(req("+12125550199")))
     assert code == 403 and result["compliance"][-1]["rule"] == "do_not_call"
     store.close()
-    b, _ = dialer(tmp_path, clock, log)  # the runner restarted
+    b, _ = dialer(db, clock, log)  # the runner restarted
     assert [e.to_number for e in b.queue.list()] == ["+12125550100"]
     clock.set(monday(13))
     asyncio.run(b.tick())
@@ -108,11 +117,11 @@ def test_waiting_calls_survive_a_restart_and_limits_hold_after_it(tmp_path):
     assert "attempts" in third["queued"]["reason"] and len(log) == 2
 
 
-def test_two_dialers_on_one_database_never_dial_a_number_twice_and_share_the_pacing(tmp_path):
+def test_two_dialers_on_one_database_never_dial_a_number_twice_and_share_the_pacing(db):
     clock, log = FixedClock(monday(18)), []
     spec = {**POLICY, "pacing": {"max_calls_per_minute": 5, "max_concurrent": 100}}
-    a, _ = dialer(tmp_path, clock, log, spec)
-    b, _ = dialer(tmp_path, clock, log, spec)
+    a, _ = dialer(db, clock, log, spec)
+    b, _ = dialer(db, clock, log, spec)
     asyncio.run(a.submit_many([req(f"+1212555{i:04d}") for i in range(12)]))
 
     async def both():
@@ -132,7 +141,7 @@ def test_two_dialers_on_one_database_never_dial_a_number_twice_and_share_the_pac
 def test_a_campaign_of_1000_numbers_over_every_us_zone_and_a_week_has_no_violation(tmp_path):
     rng = random.Random(13)
     clock, log = FixedClock(datetime(2026, 3, 6, 0, 0, tzinfo=timezone.utc)), []  # spans the DST change
-    d, _ = dialer(tmp_path, clock, log)
+    d, _ = dialer((tmp_path / "state", None), clock, log)
     numbers = []
     for i in range(1000):
         area = rng.choice(list(AREAS))
