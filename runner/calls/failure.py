@@ -58,6 +58,12 @@ def watch(worker: Any, parts: dict[str, Any], session: Any) -> None:
         reason = provider_error(frame, parts)
         if reason is None or session.error is not None:
             return
+        if owns(parts.get("tts"), frame.processor) and getattr(frame.processor, "is_usable", False):
+            # pipecat reports each TTS context that ends without audio (a reply cancelled under
+            # load can leave one) and marks the service unusable only when they keep coming: the
+            # call goes on until then.
+            session.log.warning("%s: the TTS is still usable, the call goes on", reason)
+            return
         session.error = reason
         session.set_reason("error")
         session.log.error("%s: apologising and hanging up", reason)
