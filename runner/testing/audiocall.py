@@ -143,6 +143,8 @@ def run_from_record(call: dict[str, Any], run: Run) -> None:
     run.ended_call = call.get("end_reason") == "end_call"
     run.returns, run.returns_error = call.get("returns"), call.get("returns_error")
     run.latencies_ms = [t["total_ms"] for t in call.get("latency") or [] if t.get("total_ms") is not None]
+    if call.get("status") == "failed":  # a provider failed mid-call: say so rather than only what is missing
+        run.error = f"the call failed ({call.get('end_reason')}): {call.get('error') or 'no detail recorded'}"[:800]
 
 
 #: ``caller(runner_url, token, to_number=, context=, lines=, agent_gap_ms=)`` -> an object whose
