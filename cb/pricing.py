@@ -50,7 +50,7 @@ DEFAULT_PRICES: tuple[Price, ...] = (
     Price("tts", "cartesia", None, 299 / 8_000_000, "2025-06-01", "Cartesia pricing: Scale plan, 8M credits for $299"),
     # On the runner's own machine: no per-use price.
     *(Price(kind, provider, None, 0.0, "-", "runs on the runner's machine")
-      for kind, provider in (("telephony", "local"), ("stt", "whisper"), ("llm_in", "llama"), ("llm_out", "llama"),
+      for kind, provider in (("telephony", "local"), ("stt", "whisper"), ("stt", "scripted"), ("llm_in", "llama"), ("llm_out", "llama"),
                              ("llm_in", "scripted"), ("llm_out", "scripted"), ("tts", "piper"))),
 )
 

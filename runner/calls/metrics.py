@@ -37,6 +37,17 @@ class CallMetrics:
                                   ["agent", "outcome"], registry=r)
         self.pauses = Counter("cb_agent_pauses_total", "Times the agent paused on the caller's first voiced window",
                               ["agent"], registry=r)
+        self.cost = Counter("cb_call_cost_usd", "What calls cost in US dollars (cb.pricing)", ["agent", "provider"],
+                            registry=r)
+        self.connected = Counter("cb_call_connected_seconds", "Connected call time, for cost per minute", ["agent"],
+                                 registry=r)
+
+    def observe_cost(self, agent: str, cost: dict[str, Any]) -> None:
+        """One call's cost per provider; cost per connected minute is the two counters' ratio."""
+        for line in cost.get("lines") or []:
+            if line.get("usd"):
+                self.cost.labels(agent, line["provider"]).inc(line["usd"])
+        self.connected.labels(agent).inc(float((cost.get("usage") or {}).get("connected_sec") or 0))
 
     def observe_call_path(self, agent: str, call: Any) -> None:
         """What a call's turn strategy and duck did (runner.calls.turns, runner.calls.duck)."""
