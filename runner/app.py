@@ -36,6 +36,7 @@ EXTENSIONS = [
     "cb.runner.calls.routes:install",
     "cb.runner.calls.outbound_routes:install",
     "cb.runner.postcall.routes:install",
+    "cb.runner.ui.routes:install",
 ]
 
 

@@ -4,7 +4,9 @@ state folder directly instead (a stopped runner's, or a backup)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -78,7 +80,7 @@ def _row(record: dict) -> dict:
     from cb.runner.postcall.view import duration
 
     return {"id": record["id"], "created_at": record["created_at"], "agent": record["agent"],
-            "revision": record["agent_revision"], "status": record["status"], "end_reason": record.get("end_reason"),
+            "revision": record.get("agent_revision") or record.get("revision") or "", "status": record["status"], "end_reason": record.get("end_reason"),
             "duration_sec": duration(record.get("started_at"), record.get("ended_at")), "returns": record.get("returns"),
             "cost_usd": record.get("cost_usd"), "cost_per_min_usd": record.get("cost_per_min_usd")}
 
@@ -127,11 +129,37 @@ def _usd(value: float | None) -> str:
 @calls.command()
 @click.argument("call_id")
 @where
-def show(call_id: str, state_dir: str | None, runner_url: str | None, token_file: str | None) -> None:
+@click.option("--open", "open_page", is_flag=True,
+              help="Print a signed link (good for 5 minutes) to the call's page on the runner, and open it.")
+def show(call_id: str, state_dir: str | None, runner_url: str | None, token_file: str | None,
+         open_page: bool) -> None:
     """Show one call: transcript, tool calls, returns, per-turn latency, revision, webhooks."""
     from cb.runner.postcall.view_text import render
 
+    if open_page:
+        _open_page(call_id, runner_url or _runner(None, None), token_file)
+        return
     click.echo(render(_call(state_dir, call_id, runner_url, token_file)))
+
+
+def _open_page(call_id: str, runner_url: str | None, token_file: str | None) -> None:
+    """The runner signs the link (its own key): the token never goes into a browser."""
+    import webbrowser
+
+    from .common import connect
+
+    if not runner_url:
+        raise UserError("--open needs the runner: pass --runner URL or set CB_RUNNER_URL")
+    with connect(runner_url, token_file) as client:
+        try:
+            link = client._call("POST", "/v1/ui/links", json={"path": f"/ui/calls/{call_id}"})
+        except Exception as exc:  # RunnerError
+            raise UserError(f"cannot get a link to {call_id}'s page: {exc}") from None
+    click.echo(link["url"])
+    click.echo(f"(signed, good for {link['expires_in_sec'] // 60} minutes)", err=True)
+    if sys.stdout.isatty():  # a person at a terminal; never from a script or a test
+        with contextlib.suppress(Exception):
+            webbrowser.open(link["url"])
 
 
 @calls.command()
