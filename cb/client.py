@@ -138,6 +138,18 @@ class RunnerClient:
     def hangup_call(self, call_id: str) -> dict[str, Any]:
         return self._call("DELETE", f"/v1/calls/{call_id}")
 
+    def create_calls(self, calls: list[dict[str, Any]]) -> dict[str, Any]:
+        """POST /v1/calls/batch: ``{batch, queued: [ids]}``; none is queued when any is bad (RunnerError
+        whose body lists ``problems: [{index, error}]``)."""
+        return self._call("POST", "/v1/calls/batch", json={"calls": calls})
+
+    def dial_queue(self, agent: str | None = None, all: bool = False) -> dict[str, Any]:
+        """GET /v1/dial-queue: ``{queue: [entries with their reasons], counts}``."""
+        params: dict[str, Any] = {"all": "true"} if all else {}
+        if agent:
+            params["agent"] = agent
+        return self._call("GET", "/v1/dial-queue", params=params)
+
 
 FINAL_STATES = ("completed", "busy", "no-answer", "failed", "canceled", "refused")
 
@@ -170,6 +182,15 @@ class Calls:
 
     def get(self, call_id: str) -> Call:
         return Call(self._runner.get_call(call_id))
+
+    def create_many(self, calls: list[dict[str, Any]]) -> dict[str, Any]:
+        """Queue many calls (each a ``create`` body: agent, to, context, tz, consent...): the dialler
+        places each when the agent's compliance policies allow it."""
+        return self._runner.create_calls(calls)
+
+    def queued(self, agent: str | None = None) -> list[dict[str, Any]]:
+        """The dial queue's waiting entries, each with ``reason`` and ``not_before``."""
+        return self._runner.dial_queue(agent)["queue"]
 
     def hangup(self, call_id: str) -> Call:
         return Call(self._runner.hangup_call(call_id))

@@ -10,6 +10,9 @@ from .errors import UserError
 @click.command()
 @click.argument("agent")
 @click.option("--to", "to", metavar="NUMBER", help="Place an outbound call to this E.164 number (through the runner).")
+@click.option("--to-file", "to_file", type=click.Path(dir_okay=False), metavar="CSV",
+              help="Queue one call per row: number, context (JSON) or context.KEY columns, tz, consent "
+                   "(see docs/compliance.md); nothing is queued if any row is bad.")
 @click.option("--from", "from_", metavar="NUMBER", help="Call from this declared outbound Number (default: the agent's own).")
 @click.option("--context", "context", metavar="JSON|@FILE", help="The agent's context variables, as JSON or @file.json.")
 @click.option("--wait", is_flag=True, help="Follow the call's states and print its record when it ends.")
@@ -22,7 +25,7 @@ from .errors import UserError
 @click.option("--runner", "runner_url", metavar="URL", help="The runner (else CB_RUNNER_URL, else cb.yaml runner.url).")
 @click.option("--state", "state_dir", type=click.Path(file_okay=False),
               help="The runner's state folder, for its local webhook token. Default: .cb/ in the project root.")
-def call(agent: str, to: str | None, from_: str | None, context: str | None, wait: bool, local: bool,
+def call(agent: str, to: str | None, to_file: str | None, from_: str | None, context: str | None, wait: bool, local: bool,
          say: tuple[str, ...], scenario: str | None, runner_url: str | None, state_dir: str | None) -> None:
     """Call AGENT's callee (--to), or talk to AGENT as a simulated caller (--local).
 
@@ -45,6 +48,11 @@ def call(agent: str, to: str | None, from_: str | None, context: str | None, wai
     from cb.client import resolve_token, resolve_url
 
     url = resolve_url(runner_url, project_runner_url())
+    if to_file is not None:
+        from .call_batch import queue_file
+
+        queue_file(url, resolve_token(), agent, to_file, to=to, local=local, wait=wait)
+        return
     if to is not None:
         _outbound(url, resolve_token(), agent, to, from_, context, wait, local, say, scenario)
         return

@@ -95,10 +95,16 @@ def calls() -> None:
 @click.option("--agent", help="Only calls of this agent (name or address).")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--queued", is_flag=True, help="The dial queue instead: calls waiting to be dialled, and why.")
 def list_(state_dir: str | None, runner_url: str | None, token_file: str | None, agent: str | None, limit: int,
-          fmt: str) -> None:
-    """List calls, newest first."""
+          fmt: str, queued: bool) -> None:
+    """List calls, newest first (--queued: the calls that wait in the dial queue, soonest first)."""
     runner_url = _runner(runner_url, state_dir)
+    if queued:
+        from .dial_queue import show_queue
+
+        show_queue(runner_url, token_file, agent, fmt)
+        return
     if runner_url:
         address = agent if not agent or agent.startswith("agent.") else "agent." + agent
         params = {"limit": limit, **({"agent": address} if address else {})}

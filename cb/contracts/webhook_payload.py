@@ -56,6 +56,17 @@ class CallCost(BaseModel):
     lines: list[CostLine] = Field(default_factory=list)
 
 
+class ComplianceDecision(BaseModel):
+    """One compliance rule's judgement of an outbound call (runner/compliance; docs/compliance.md)."""
+
+    rule: str = Field(description="do_not_call, time_zone, calling_window, consent, attempts, pacing, "
+                      "recording_disclosure, request...")
+    policy: str = Field(description="The CompliancePolicy that holds the rule, or - for none.")
+    outcome: str = Field(description="allowed, wait or refused (recording_disclosure: played or skipped).")
+    detail: str = Field(description="Why, in words: the window, the list, the count against the limit.")
+    until: str | None = Field(None, description="wait: RFC 3339 time the call may be judged again.")
+
+
 class WebhookPayload(BaseModel):
     """One webhook delivery's JSON body."""
 
@@ -102,6 +113,9 @@ class WebhookPayload(BaseModel):
         None, description="Each declared fallback provider that took over a part of the call, and why, e.g. "
         "\"llm: groq failed (429 ...); openai took over\".")
     cost: CallCost | None = Field(None, description="What the call cost: usage times the price table (issue 19).")
+    compliance: list[ComplianceDecision] | None = Field(
+        None, description="Outbound: every compliance decision on the call, allowed or not, in the order judged; "
+        "a refused call (status refused) names the rule that refused it here. Null for inbound calls.")
 
     def body(self) -> bytes:
         """The exact bytes that are signed and sent (compact, stable key order)."""

@@ -22,6 +22,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import CollectorRegistry, Counter
+
 from cb.contracts.outbound_call import OutboundCallRequest
 from cb.state.types import thaw
 
@@ -64,8 +66,12 @@ def read_dnc(source: dict[str, Any], base: Path | None) -> tuple[set[str], str |
 
 
 class Dialing:
-    def __init__(self, outbound: Outbound, queue: DialQueue, *, clock: Any = None, project_dir: Path | None = None):
+    def __init__(self, outbound: Outbound, queue: DialQueue, *, clock: Any = None, project_dir: Path | None = None,
+                 registry: Any = None):
         self.outbound, self.queue = outbound, queue
+        #: /metrics: every decision judged, by rule and outcome (a waiting call counts at each judgement)
+        self.decided = Counter("cb_compliance_decisions_total", "Compliance decisions on outbound calls",
+                               ["rule", "outcome"], registry=registry or CollectorRegistry())
         self.clock = clock or SystemClock()
         self.project_dir = project_dir
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -142,6 +148,8 @@ class Dialing:
         snapshot = self.outbound.service.store.snapshot()
         policies = self.policies(snapshot, entry.agent)
         decisions, outcome, why = await asyncio.to_thread(self._gate, entry, policies)
+        for d in decisions:
+            self.decided.labels(d.rule, d.outcome).inc()
         recorded = [d.to_dict() for d in decisions]
         now = self.clock.now()
         if outcome == "wait":

@@ -102,7 +102,8 @@ def _call_facts(plan: Any, record: Any) -> dict[str, Any]:
         sip_response_code=getattr(record, "sip_response_code", None),
         error_code=getattr(record, "error_code", None),
         error_message=getattr(record, "error", None) if getattr(record, "error_code", None) else None,
-        metadata=getattr(plan, "metadata", None), fallbacks=getattr(record, "fallbacks", None))
+        metadata=getattr(plan, "metadata", None), fallbacks=getattr(record, "fallbacks", None),
+        compliance=getattr(record, "compliance", None))
 
 
 class AfterCall:

@@ -21,6 +21,11 @@ def render(call: dict[str, Any]) -> str:
         lines.append(f"  error     {call['error']}")
     if call.get("recording"):
         lines.append(f"  recording {call['recording']}")
+    if call.get("compliance"):
+        lines += ["", "compliance (every rule judged, in order)"]
+        for d in call["compliance"]:
+            until = f" until {d['until']}" if d.get("until") else ""
+            lines.append(f"  {d['rule']:<20} {d['outcome']:<8} {d['policy']:<18} {d['detail']}{until}")
     lines += ["", "transcript"]
     for t in call.get("transcript") or []:
         who = t.get("speaker") or t.get("role")

@@ -231,3 +231,17 @@ def test_the_webhook_says_a_fallback_provider_took_over(tmp_path, receiver):
         SimpleNamespace(**{**vars(plan(r.url)), "spec": {"webhook": {"url": r.url}}}), saved, {}))
     assert payload["status"] == "completed" and payload["fallbacks"] == [note]
     assert note in Outbox.open(tmp_path).list()[0].body
+
+
+def test_a_dialled_calls_webhook_carries_its_compliance_decisions_and_an_inbound_one_none(tmp_path, llm):
+    decisions = [{"rule": "calling_window", "policy": "us", "outcome": "allowed", "detail": "open 08:00-21:00"},
+                 {"rule": "pacing", "policy": "us", "outcome": "allowed", "detail": "1/30 per minute"}]
+    outbound = SimpleNamespace(**vars(RECORD), direction="outbound", compliance=decisions)
+    after = AfterCall(tmp_path, llm_for=llm([GOOD, GOOD]))
+    payload = asyncio.run(after.process(plan("http://127.0.0.1:9/hook"), outbound, {"tool_records": [TOOL]}))
+    assert payload["compliance"] == [{**d, "until": None} for d in decisions]
+    body = Outbox.open(tmp_path).list()[0].body
+    jsonschema.validate(__import__("json").loads(body), WebhookPayload.model_json_schema())
+    assert '"rule":"calling_window"' in body
+    inbound = asyncio.run(after.process(plan("http://127.0.0.1:9/hook"), RECORD, {"tool_records": [TOOL]}))
+    assert inbound["compliance"] is None
