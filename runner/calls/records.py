@@ -113,7 +113,8 @@ class CallRecords:
         with self._mutex:
             for statement in SCHEMA:
                 self._conn.execute(statement)
-            have = {row[1] for row in self._conn.execute("PRAGMA table_info(cb_calls)")}
+            # The columns as the driver sees them: one query for SQLite and PostgreSQL alike.
+            have = {col[0] for col in self._conn.execute("SELECT * FROM cb_calls LIMIT 0").description}
             for name, kind in ADDED_COLUMNS.items():
                 if name not in have:
                     self._conn.execute(f"ALTER TABLE cb_calls ADD COLUMN {name} {kind}")
