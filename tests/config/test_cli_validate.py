@@ -23,7 +23,8 @@ def test_repo_fleet_and_examples_are_valid():
 
 def test_default_paths_come_from_cb_yaml(tmp_path: Path):
     shutil.copytree(ROOT / "agents", tmp_path / "fleet")
-    (tmp_path / "cb.yaml").write_text("apiVersion: cb/v1\nkind: Project\nname: t\npaths: [fleet]\n")
+    (tmp_path / "cb.yaml").write_text("apiVersion: cb/v1\nkind: Project\nname: t\npaths: [fleet]\n"
+                                      "tools: {env: [BOOKING_*]}\n")  # front-desk's tool sends BOOKING_API_TOKEN
     proc = cb("validate", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout
     assert "in 1 file are valid" in proc.stdout
