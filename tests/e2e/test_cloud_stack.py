@@ -26,7 +26,7 @@ spec:
     profile: cloud
     turn: {{vad_stop_secs: 0.3}}
     stt: {{provider: deepgram, model: nova-3, options: {{base_url: "{deepgram}", api_key: "${{env:DG_TEST_KEY}}"}}}}
-    llm: {{provider: groq, model: scripted, options: {{base_url: "{llm}", api_key: "${{env:GROQ_TEST_KEY}}"}}}}
+    llm: {{provider: groq, model: llama-3.3-70b-versatile, options: {{base_url: "{llm}", api_key: "${{env:GROQ_TEST_KEY}}"}}}}
     tts: {{provider: cartesia, model: sonic-2, options: {{url: "{cartesia}", api_key: "${{env:CARTESIA_TEST_KEY}}"}}}}
   tools: [end_call]
 ---
@@ -59,4 +59,4 @@ def test_a_call_on_the_cloud_plugins(tmp_path, llm):
     first = next(m for m in cartesia.messages if m.get("transcript"))
     assert first["voice"] == {"mode": "id", "id": "test-voice-id"} and first["model_id"] == "sonic-2"
     assert first["output_format"] == {"container": "raw", "encoding": "pcm_s16le", "sample_rate": 8000}
-    assert llm.requests and llm.requests[0]["model"] == "scripted"
+    assert llm.requests and llm.requests[0]["model"] == "llama-3.3-70b-versatile"
