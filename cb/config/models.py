@@ -158,7 +158,7 @@ class AgentSpec(Strict):
 
 # --------------------------------------------------------------------------- Tool
 
-BUILTIN_TOOLS = ("end_call", "transfer_call")
+BUILTIN_TOOLS = ("end_call", "transfer_call", "do_not_call")
 
 
 class HttpRun(Strict):
@@ -170,7 +170,7 @@ class HttpRun(Strict):
 
 
 class BuiltinRun(Strict):
-    name: Literal["end_call", "transfer_call"]
+    name: Literal["end_call", "transfer_call", "do_not_call"]
     options: dict[str, Any] = Field(default_factory=dict)
 
 

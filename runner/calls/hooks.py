@@ -20,6 +20,12 @@ CALL_ENDED: list[Callable[..., Any]] = []
 #: ``observers``.
 CALL_OBSERVERS: list[Callable[[Any], Any]] = []
 
+#: Who keeps the runner's internal do-not-call list, as ``fn(plan, number, words)`` (sync or
+#: async): the ``do_not_call`` built-in calls each when the person on the line asks not to be
+#: called again (runner/compliance registers the dial queue's table). None registered: the tool
+#: fails, so the LLM does not promise what nobody keeps.
+DO_NOT_CALL: list[Callable[..., Any]] = []
+
 log = logging.getLogger("cb.runner.calls")
 
 
@@ -44,3 +50,14 @@ async def call_ended(plan: Any, record: Any, extras: dict[str, Any]) -> None:
                 await result
         except Exception:  # noqa: BLE001 - a post-call hook must not break the call path
             log.exception("call-ended hook %r failed for %s", hook, plan.call_id)
+
+
+async def do_not_call(plan: Any, number: str, words: str) -> None:
+    """Tell every keeper of the do-not-call list; unlike the call-ended hooks a failure is raised,
+    so the tool reports it rather than the agent promising a listing that was not written."""
+    if not DO_NOT_CALL:
+        raise RuntimeError("this runner keeps no do-not-call list")
+    for keep in list(DO_NOT_CALL):
+        result = keep(plan, number, words)
+        if inspect.isawaitable(result):
+            await result

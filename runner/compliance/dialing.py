@@ -78,6 +78,7 @@ class Dialing:
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
         hooks.CALL_ENDED.append(self._ended)
+        hooks.DO_NOT_CALL.append(self._asked)
 
     # ------------------------------------------------------------------ policies
     def policies(self, snapshot: Any, agent_address: str) -> list[Policy]:
@@ -137,6 +138,10 @@ class Dialing:
             history = DbHistory(tx)
             history.now = now
             decisions = judge(Contact(entry.to_number, entry.tz, entry.consent), policies, now, history)
+            asked = self.queue.asked_not_to_call(entry.to_number, tx)
+            if asked:  # the internal list binds every call, whatever the agent's policies
+                decisions.insert(0, Decision("do_not_call", "internal", "refused",
+                                             f"asked on call {asked['call_id']}: \"{asked['words']}\""))
             outcome, why = verdict(decisions)
             if outcome == "allowed":
                 self.queue.record_attempt(tx, entry.id, entry.to_number, [p.name for p in policies], now)
@@ -201,6 +206,11 @@ class Dialing:
                                               "observers": []})
         return record.to_dict()
 
+    def _asked(self, plan: Any, number: str, words: str) -> None:
+        """The do_not_call tool: the person on this call asked never to be called again."""
+        self.queue.do_not_call(number, words, call_id=plan.call_id, agent=plan.agent, at=self.clock.now())
+        log.info("call %s: %s asked not to be called again (%r)", plan.call_id, number, words)
+
     def _ended(self, plan: Any, record: Any, extras: dict[str, Any]) -> None:
         self.queue.call_ended(plan.call_id, self.clock.now())
 
@@ -244,3 +254,5 @@ class Dialing:
                 pass
         if self._ended in hooks.CALL_ENDED:
             hooks.CALL_ENDED.remove(self._ended)
+        if self._asked in hooks.DO_NOT_CALL:
+            hooks.DO_NOT_CALL.remove(self._asked)

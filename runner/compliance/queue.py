@@ -23,6 +23,7 @@ from typing import Any, Iterator
 
 QUEUE = "cb_dial_queue"
 ATTEMPTS = "cb_dial_attempts"
+DNC = "cb_do_not_call"  # the internal list: numbers whose owner asked on a call not to be called
 STATUSES = ("waiting", "dialling", "dialled", "refused", "canceled")
 
 SCHEMA = [
@@ -53,6 +54,12 @@ SCHEMA = [
         ended_at DOUBLE PRECISION)""",
     f"CREATE INDEX IF NOT EXISTS {ATTEMPTS}_number ON {ATTEMPTS} (number, policy, at)",
     f"CREATE INDEX IF NOT EXISTS {ATTEMPTS}_policy ON {ATTEMPTS} (policy, at)",
+    f"""CREATE TABLE IF NOT EXISTS {DNC} (
+        number TEXT PRIMARY KEY,
+        words TEXT NOT NULL,
+        call_id TEXT,
+        agent TEXT,
+        at DOUBLE PRECISION NOT NULL)""",
 ]
 
 COLUMNS = ("id", "agent", "to_number", "request", "tz", "consent", "status", "not_before", "lease_owner",
@@ -190,6 +197,22 @@ class DialQueue:
             return self.conn.execute(
                 f"UPDATE {QUEUE} SET status = 'canceled', reason = 'canceled by request', updated_at = ?"
                 " WHERE id = ? AND status = 'waiting'", (now, qid)).rowcount == 1
+
+    def do_not_call(self, number: str, words: str, *, call_id: str | None, agent: str | None, at: float) -> None:
+        """Put a number on the internal do-not-call list (the first request's words are kept)."""
+        with self.mutex:
+            self.conn.execute(f"INSERT INTO {DNC} (number, words, call_id, agent, at) VALUES (?, ?, ?, ?, ?)"
+                              " ON CONFLICT (number) DO NOTHING", (number, words, call_id, agent, at))
+
+    def asked_not_to_call(self, number: str, tx: Any = None) -> dict[str, Any] | None:
+        """The internal list's entry for a number: {words, call_id, agent, at}, or None."""
+        sql, params = f"SELECT words, call_id, agent, at FROM {DNC} WHERE number = ?", (number,)
+        if tx is not None:
+            row = tx.execute(sql, params).fetchone()
+        else:
+            with self.mutex:
+                row = self.conn.execute(sql, params).fetchone()
+        return dict(zip(("words", "call_id", "agent", "at"), row)) if row else None
 
     # ------------------------------------------------------------------ reading
     def get(self, qid: str) -> Entry | None:

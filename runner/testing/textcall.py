@@ -69,6 +69,9 @@ class _Control:
     async def transfer(self, to: str) -> None:
         self.ended = f"transferred to {to}"
 
+    async def do_not_call(self, words: str) -> None:
+        """A test call's callee is nobody: the scenario sees the tool call, no list is written."""
+
 
 def scenario_llm(scenario: LoadedScenario) -> ProviderConfig | None:
     """The scenario's LLM, with a scripted LLM's ``script`` resolved against the scenario's folder."""

@@ -35,6 +35,14 @@ Say = Callable[[str], Awaitable[Any]]
 BUILTIN_DESCRIPTIONS = {
     "end_call": "End the call after saying goodbye.",
     "transfer_call": "Transfer the caller to a person.",
+    "do_not_call": "The person on the line asked never to be called again: call this at once with their words, "
+                   "then confirm politely that they will not be called again.",
+}
+#: Arguments of the built-ins that take some (the others take none).
+BUILTIN_PARAMETERS = {
+    "do_not_call": {"type": "object", "properties": {"words": {
+        "type": "string", "description": "What the person said to ask not to be called, word for word."}},
+        "required": ["words"]},
 }
 
 
@@ -44,6 +52,8 @@ class CallControl(Protocol):
     async def end_call(self) -> None: ...
 
     async def transfer(self, to: str) -> None: ...
+
+    async def do_not_call(self, words: str) -> None: ...
 
 
 @dataclass
@@ -81,7 +91,8 @@ class _Outcome:
 
 def builtin_spec(name: str) -> ToolSpec:
     """A built-in named in an agent's ``tools`` without a Tool resource of its own."""
-    return ToolSpec(description=BUILTIN_DESCRIPTIONS[name], builtin=BuiltinRun(name=name))
+    return ToolSpec(description=BUILTIN_DESCRIPTIONS[name], builtin=BuiltinRun(name=name),
+                    **({"parameters": BUILTIN_PARAMETERS[name]} if name in BUILTIN_PARAMETERS else {}))
 
 
 @dataclass
@@ -170,6 +181,10 @@ class ToolExecutor:
         if run.name == "end_call":
             await self.control.end_call()
             return _Outcome(True, "ok", "The call will end now. Do not say anything more.")
+        if run.name == "do_not_call":  # the runner's internal do-not-call list (runner/compliance)
+            await self.control.do_not_call(str(args.get("words") or ""))
+            return _Outcome(True, "ok", "The number is on the do-not-call list: it will not be called again. "
+                            "Confirm that to the person.")
         # The target comes from configuration, never from the conversation alone: a caller must
         # not be able to talk the agent into dialling an arbitrary (premium-rate) number.
         allowed = [*([run.options["to"]] if run.options.get("to") else []), *run.options.get("allowed", [])]
