@@ -116,6 +116,19 @@ class Engine:
                                                      self.default_profile)
                 for address, pipeline in agents.items()}
 
+    def check_credentials(self, changes: list[Change]) -> None:
+        """Refuse a change set that would make an agent live whose providers need environment
+        variables this runner lacks: `cb plan` says so, and a saved plan, the raw API, watch and
+        rollback are checked again here, where the environment is."""
+        agents = {c.address: ((c.content or {}).get("spec") or {}).get("pipeline") or {}
+                  for c in changes if c.kind == "Agent" and c.content is not None}
+        missing = [f"{address}: its providers need {', '.join(found['missing'])}, not set on the runner; "
+                   f"{provider_credentials.fix(found['missing'])}"
+                   for address, found in sorted(self.credentials(agents).items()) if found.get("missing")]
+        if missing:
+            raise StateError("the change set was refused, nothing was applied: every call would fail\n  "
+                             + "\n  ".join(missing))
+
     def live_credentials(self) -> dict[str, dict[str, list[str]]]:
         """``credentials`` of every live agent (cached per snapshot: the environment is read at start)."""
         snap = self.store.snapshot()
@@ -163,6 +176,7 @@ class Engine:
         if problems:
             raise StateError("the change set was refused, nothing was applied:\n  " + "\n  ".join(problems))
         check_documents(snap.resources, changes)
+        self.check_credentials(changes)
         external, runner_side = [], []
         for change in changes:
             provider = None

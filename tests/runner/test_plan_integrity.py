@@ -155,3 +155,22 @@ def test_an_unedited_saved_plan_applies(tmp_path, admin):
     result = apply_file(admin, path)
     assert result["ok"] and result["applied"] == ["agent.front-desk"]
     assert admin.contents(["agent.front-desk"])["agent.front-desk"]["spec"]["greeting"] == "Hi from the PR"
+
+
+def test_a_saved_plan_whose_agent_lacks_its_keys_on_the_runner_is_refused(tmp_path, admin, monkeypatch):
+    monkeypatch.delenv("DEEPGRAM_API_KEY", raising=False)
+    project = Project(tmp_path / "fleet")
+    loaded, _ = load_project(cwd=project.root)
+    apply_plan(admin, make_plan(loaded, admin), source="apply", cause={}, applied_by="ci", echo=lambda _: None)
+    agent = project.root / "agents" / "front-desk.yaml"
+    agent.write_text(agent.read_text().replace("  greeting:", "  pipeline:\n    stt: {provider: deepgram, model: nova-3}\n"
+                                               "  greeting:", 1))
+    loaded, diags = load_project(cwd=project.root)
+    assert not [d for d in diags if d.severity == "error"], diags
+    path = tmp_path / "p.cbplan"
+    path.write_text(make_plan(loaded, admin).dumps())  # Admin does not ask /state/credentials: as if the key was set
+    before = admin.state()
+    with pytest.raises(RunnerError) as refused:
+        apply_file(admin, path)
+    assert "DEEPGRAM_API_KEY" in str(refused.value) and "agent.front-desk" in str(refused.value)
+    untouched(admin, before)
