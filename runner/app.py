@@ -35,6 +35,7 @@ DEFAULT_PORT = 8765
 EXTENSIONS = [
     "cb.runner.calls.routes:install",
     "cb.runner.calls.outbound_routes:install",
+    "cb.runner.calls.transports:install",
     "cb.runner.postcall.routes:install",
     "cb.runner.ui.routes:install",
 ]

@@ -37,12 +37,18 @@ def _declared(data: Any, path: tuple[str, ...]) -> bool:
     return node not in (None, False, [], {}, "")
 
 
+def _read_by_sip(data: Any, kind: str, path: tuple[str, ...]) -> bool:
+    """A ``provider: sip`` Number's options are its trunk (listen, allow, proxy), read by plugins/sip."""
+    spec = data.get("spec") if isinstance(data.get("spec"), dict) else {}
+    return (kind, path) == ("Number", ("spec", "options")) and spec.get("provider") == "sip"
+
+
 def warnings(resources: Iterable["Resource"]) -> Iterator[Diagnostic]:
     """A CB801 warning for each field a document declares that the runtime does not act on."""
     for r in resources:
         data = r.doc.data if isinstance(r.doc.data, dict) else {}
         for (kind, path), what in NOT_ENFORCED.items():
-            if kind == r.kind and _declared(data, path):
+            if kind == r.kind and _declared(data, path) and not _read_by_sip(data, kind, path):
                 line, col = r.where(path, prefer_key=True)
                 yield Diagnostic(r.file, line, col, CODE, r.address, f"{'.'.join(path[1:])}: {what}",
                                  "keep it if you plan for it, but do not rely on it; remove it to silence this",

@@ -60,13 +60,13 @@ class ProviderRegistry:
         self._store = store
         self._cache: dict[str, NumberProvider] = {}
 
-    def _local_lookup(self, number: str) -> ObservedNumber | None:
+    def _local_lookup(self, number: str, provider: str = "local") -> ObservedNumber | None:
         if self._store is None:
             return None
         for rev in self._store.snapshot().resources.values():
             if rev.kind == "Number" and rev.content["spec"]["number"] == number:
                 spec = rev.content["spec"]
-                if spec.get("provider", "local") == "local":
+                if spec.get("provider", "local") == provider:
                     d = desired_number(rev.content, self.settings)
                     return ObservedNumber(number, f"local:{number}", d.voice_url, d.voice_method,
                                           d.status_callback, d.friendly_name)
@@ -78,6 +78,9 @@ class ProviderRegistry:
             return self._cache[name]
         if name == "local":
             provider: Any = LocalNumberProvider(self.settings, self._local_lookup)
+        elif name == "sip":  # a SIP trunk's numbers live in the runner's state, as local ones do;
+            # its listener is the sip call transport's (cb.providers.transport)
+            provider = LocalNumberProvider(self.settings, lambda number: self._local_lookup(number, "sip"))
         else:
             provider = self._load(name)
         self._cache[name] = provider

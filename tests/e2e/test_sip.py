@@ -1,0 +1,161 @@
+"""SIP calls into a real runner process from Debian's sipp: a ``provider: sip`` Number answers over
+RTP G.711 into the same pipeline as Twilio calls, and every bad INVITE gets its SIP status while
+the runner lives on. sipp binds 127.0.0.1 only and is started and stopped by each test."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from cb.runner.calls.records import open_records
+
+from .harness import start_runner
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(shutil.which("sipp") is None,
+                                 reason="sipp missing: apt-get install sip-tester (.ci/run installs it)")]
+
+SCENARIOS = Path(__file__).parent / "sip"
+NUMBER = "+14155550199"
+
+
+def udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sip_number(project: Path, port: int, allow: str = "[127.0.0.1/32]") -> None:
+    (project / "agents" / "sip.yaml").write_text(
+        "apiVersion: cb/v1\nkind: Number\nmetadata: {name: front-desk-sip}\nspec:\n"
+        f'  number: "{NUMBER}"\n  provider: sip\n  agent: front-desk\n'
+        f'  options: {{listen: "127.0.0.1:{port}", allow: {allow}}}\n')
+
+
+def refused(tmp: Path, expect: int) -> str:
+    """refused.xml expecting ``expect`` (sipp takes no variable in a response code)."""
+    path = tmp / f"refused-{expect}.xml"
+    path.write_text((SCENARIOS / "refused.xml").read_text().replace("[expect]", str(expect)))
+    return str(path)
+
+
+def pcap_folder() -> Path:
+    """uac_pcap plays pcap/g711a.pcap relative to sipp's working folder; Debian ships it here."""
+    found = sorted(Path("/usr/share/sip-tester").glob("**/g711a.pcap"))
+    if not found:
+        return Path.cwd()
+    folder = Path(tempfile.gettempdir()) / "cb-sipp"
+    folder.mkdir(exist_ok=True)
+    if not (folder / "pcap").exists():
+        (folder / "pcap").symlink_to(found[0].parent)
+    return folder
+
+
+def sipp(port: int, *args: str, to: str = NUMBER, timeout: int = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(["sipp", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", "0", "-s", to,
+                           f"127.0.0.1:{port}", "-m", "1", "-nostdin", "-timeout", f"{timeout - 10}s",
+                           "-timeout_error", *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=pcap_folder())
+
+
+@pytest.fixture
+def sip_runner(tmp_path, project):
+    port = udp_port()
+    sip_number(project, port)
+    runner = start_runner(project, tmp_path / "state", env={"CB_DRAIN_SECS": "2"})
+    try:
+        code, out = runner.apply(project)
+        assert code == 0, out
+        yield runner, port
+    finally:
+        runner.stop()
+
+
+def test_sipp_calls_the_agent_over_rtp_and_hangs_up(sip_runner):
+    runner, port = sip_runner
+    done = sipp(port, "-sn", "uac_pcap", "-d", "4000")  # plays A-law from a pcap, BYE after 4 s
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        calls = open_records(runner.state_dir).list(10, None)
+        if calls and calls[0].status == "completed":
+            break
+        time.sleep(0.2)
+    record = calls[0]
+    assert record.status == "completed" and record.end_reason == "caller_hangup", record
+    assert record.agent == "agent.front-desk" and record.to_number == NUMBER
+    log = runner.log.read_text()
+    assert "answered (PCMA)" in log and "Generating TTS [Thanks for calling" in log
+
+
+@pytest.mark.parametrize("codec,name", [(8, "PCMA"), (0, "PCMU")])
+def test_both_g711_laws_are_answered(sip_runner, codec, name, tmp_path):
+    runner, port = sip_runner
+    done = sipp(port, "-sf", refused(tmp_path, 200),
+                "-key", "codec", str(codec), "-key", "codec_name", name)
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert f"answered ({name})" in runner.log.read_text()
+
+
+@pytest.mark.parametrize("to,codec,expect", [
+    ("+14155550000", 0, 404),  # no Number on this trunk
+    (NUMBER, 18, 488),  # G.729 only
+])
+def test_unknown_number_and_unsupported_codec(sip_runner, to, codec, expect, tmp_path):
+    runner, port = sip_runner
+    done = sipp(port, "-sf", refused(tmp_path, expect),
+                "-key", "codec", str(codec), "-key", "codec_name", "G729", to=to)
+    assert done.returncode == 0, done.stdout[-2000:]
+
+
+def test_malformed_invite_is_400_and_the_runner_lives_on(sip_runner, tmp_path):
+    runner, port = sip_runner
+    done = sipp(port, "-sf", str(SCENARIOS / "malformed.xml"))
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert httpx.get(runner.url + "/readyz").status_code == 200
+    ok = sipp(port, "-sf", refused(tmp_path, 200),
+              "-key", "codec", "0", "-key", "codec_name", "PCMU")
+    assert ok.returncode == 0, ok.stdout[-2000:]
+
+
+def test_a_peer_not_allowed_is_403(tmp_path, project):
+    port = udp_port()
+    sip_number(project, port, allow="[10.9.9.9/32]")
+    runner = start_runner(project, tmp_path / "state")
+    try:
+        assert runner.apply(project)[0] == 0
+        done = sipp(port, "-sf", refused(tmp_path, 403),
+                    "-key", "codec", "0", "-key", "codec_name", "PCMU")
+        assert done.returncode == 0, done.stdout[-2000:]
+        assert open_records(runner.state_dir).list(10, None) == []
+    finally:
+        runner.stop()
+
+
+def test_at_capacity_the_runner_answers_486(tmp_path, project):
+    port = udp_port()
+    sip_number(project, port)
+    runner = start_runner(project, tmp_path / "state", env={"CB_MAX_CALLS": "1", "CB_DRAIN_SECS": "2"})
+    try:
+        assert runner.apply(project)[0] == 0
+        first = subprocess.Popen(["sipp", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", "0", "-s", NUMBER,
+                                  f"127.0.0.1:{port}", "-sn", "uac", "-d", "6000", "-m", "1", "-nostdin"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 20
+            while "answered (PCMU)" not in runner.log.read_text() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            done = sipp(port, "-sf", refused(tmp_path, 486),
+                        "-key", "codec", "0", "-key", "codec_name", "PCMU")
+            assert done.returncode == 0, done.stdout[-2000:]
+        finally:
+            first.wait(30)
+    finally:
+        runner.stop()
