@@ -19,10 +19,9 @@ CODE = "CB801"
 
 #: (kind, field path) -> what the runtime does not do yet, said to the user.
 NOT_ENFORCED: dict[tuple[str, tuple[str, ...]], str] = {
-    ("CompliancePolicy", ("spec", "recording_consent")):
-        "recording consent is not enforced yet: calls are recorded without a disclosure being played",
     ("CompliancePolicy", ("spec", "attestation")):
-        "the STIR/SHAKEN attestation minimum is not enforced yet: outbound calls are not checked for it",
+        "the STIR/SHAKEN attestation minimum is not enforced yet: the carrier signs an outbound call after cb "
+        "dials it and reports no attestation to check, and inbound StirVerstat is recorded, not acted on",
     ("Number", ("spec", "options")):
         "number options are not read by any number provider yet",
 }

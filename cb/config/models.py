@@ -272,8 +272,14 @@ class DoNotCallSource(Strict):
 
 
 class RecordingConsent(Strict):
-    required: bool = True
-    disclosure: str | None = None
+    """The disclosure is spoken first on every call of the agent; where consent is required the
+    recording holds its audio until the disclosure has played, and stays off without one."""
+
+    required: bool = Field(True, description="Record only after the disclosure has played (or not at all).")
+    disclosure: str | None = Field(None, description="Said before the greeting on every call of the agent.")
+    all_party_states: list[Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]] = Field(
+        default_factory=list, description="All-party-consent states (two letters): there the rule applies even "
+        "with required: false, and to a callee whose state is unknown.")
 
 
 class Attempts(Strict):

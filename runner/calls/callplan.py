@@ -58,6 +58,9 @@ class CallPlan:
     render_error: str | None = None
     #: tool name -> the tools policy applied with that tool (cb.yaml's ``tools:``); none: strict.
     tool_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Recording consent (runner.compliance.disclosure): the disclosure, already put before the
+    #: greeting, and whether the recording waits for it; None when no policy declares one.
+    disclosure: Any = None
 
     @property
     def agent_name(self) -> str:
@@ -171,11 +174,16 @@ def plan_call(snapshot: Any, *, agent: str | None = None, to_number: str | None,
             rendered[name] = render_bounded(source, context) if source else None
         except Exception as exc:  # noqa: BLE001 - RenderLimit, jinja's errors, or what a template's maths raised
             rendered[name], render_error = None, render_error or f"{name}: {type(exc).__name__}: {exc}"[:300]
+    from ..compliance.disclosure import for_call
+
+    disclosure = for_call(snapshot, spec, to_number if direction == "outbound" else from_number)
+    if disclosure is not None and disclosure.text:  # said first, before anything else on the call
+        rendered["greeting"] = f"{disclosure.text} {rendered['greeting'] or ''}".strip()
     return CallPlan(
         call_id=call_id, direction=direction, from_number=from_number, to_number=to_number,
         number=number_address, agent=agent, agent_revision=rev.hash or "", state_serial=snapshot.serial,
         spec=spec, settings=settings, tools=tools, context=context,
         instructions=rendered["instructions"] or "", greeting=rendered["greeting"], started=started,
         returns_schema=returns_schema, render_error=render_error, tool_policies=tool_policies,
-        voicemail_message=rendered.get("phone.voicemail_message"))
+        voicemail_message=rendered.get("phone.voicemail_message"), disclosure=disclosure)
 

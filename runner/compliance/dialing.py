@@ -33,6 +33,7 @@ from ..calls.outbound import BadCall, Outbound
 from ..calls.records import CallRecord
 from . import zones
 from .clock import SystemClock
+from .disclosure import for_call
 from .queue import DbHistory, DialQueue, Entry
 from .rules import Contact, Decision, Policy, judge, verdict
 
@@ -168,6 +169,12 @@ class Dialing:
                                     call_id=record["id"] if record else None)
             return {"error": f"refused by {why.rule} ({why.policy}): {why.detail}", "call": record,
                     "compliance": recorded}, 403
+        agent = snapshot.resources.get(entry.agent)
+        disclosure = for_call(snapshot, thaw(agent.content)["spec"], entry.to_number) \
+            if agent is not None and agent.content is not None else None
+        if disclosure is not None:  # what the call will do about recording consent (the plan does it)
+            recorded.append(disclosure.decision())
+            self.decided.labels("recording_disclosure", recorded[-1]["outcome"]).inc()
         try:
             body, status = await self.outbound.place(req, compliance=recorded)
         except BadCall as exc:

@@ -134,7 +134,9 @@ class AfterCall:
         from ..calls.pipeline import SAMPLE_RATE
         from .capture import CallCapture
 
-        return CallCapture(outcomes.call_dir(self.state_dir, plan.call_id), SAMPLE_RATE)
+        disclosure = getattr(plan, "disclosure", None)  # recording consent: runner.compliance.disclosure
+        return CallCapture(outcomes.call_dir(self.state_dir, plan.call_id), SAMPLE_RATE,
+                           hold=disclosure.hold if disclosure is not None else None)
 
     def call_started(self, plan: Any) -> None:
         """Owe a ``call.started`` delivery if the agent asks for one (called as the call begins)."""

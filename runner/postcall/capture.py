@@ -45,8 +45,14 @@ RECORDING, TRANSCRIPT = "recording.wav", "transcript.json"
 
 
 class CallCapture(BaseObserver):
-    def __init__(self, folder: str | Path, sample_rate: int = 8000, **kwargs: Any):
+    """``hold`` (recording consent, runner.compliance.disclosure): "after_disclosure" records no
+    audio (silence in its place, so the file keeps its timeline) until the agent's first turn, which
+    begins with the disclosure, has played uninterrupted; "off" records no audio at all."""
+
+    def __init__(self, folder: str | Path, sample_rate: int = 8000, hold: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
+        self.hold = hold
+        self.disclosed_at: float | None = None  # seconds into the call when the disclosure had played
         self.folder = Path(folder)
         t0 = time.monotonic()
         self.recorder = TwoChannelRecorder(self.folder / RECORDING, sample_rate)
@@ -63,13 +69,14 @@ class CallCapture(BaseObserver):
     async def on_push_frame(self, data: FramePushed) -> None:
         frame, source = data.frame, data.source
         if isinstance(frame, InputAudioRawFrame):
-            if isinstance(source, BaseInputTransport):
+            if isinstance(source, BaseInputTransport) and not self.hold:
                 self.recorder.caller(frame.audio, frame.sample_rate)
             return
         if isinstance(frame, OutputAudioRawFrame):
             seconds = len(frame.audio) / (2 * frame.sample_rate * max(1, frame.num_channels or 1))
             if isinstance(source, BaseOutputTransport) and data.direction == FrameDirection.DOWNSTREAM:
-                self.recorder.agent(frame.audio, frame.sample_rate)
+                if not self.hold:
+                    self.recorder.agent(frame.audio, frame.sample_rate)
                 self._played += seconds
             elif isinstance(frame, TTSAudioRawFrame) and data.first_push:
                 self._generating += seconds
@@ -114,6 +121,11 @@ class CallCapture(BaseObserver):
         elif isinstance(frame, InterruptionFrame):
             self._interrupted = "agent" in tr._open
         elif isinstance(frame, BotStoppedSpeakingFrame):
+            if self.hold == "after_disclosure" and self.disclosed_at is None:
+                # the first turn began with the disclosure: heard whole, recording may start; cut
+                # short, it was not heard, and nothing later is recorded
+                self.hold = None if not self._interrupted else "off"
+                self.disclosed_at = None if self._interrupted else round(time.monotonic() - tr.t0, 2)
             if self._interrupted:
                 heard = self._heard_before_cut()
                 if heard:
@@ -139,4 +151,4 @@ class CallCapture(BaseObserver):
         turns = self.transcript.close()
         path = self.transcript.write(self.folder / TRANSCRIPT)
         return {"recording": str(self.recorder.path), "transcript": str(path),
-                "recording_sec": duration, "turns": turns}
+                "recording_sec": duration, "turns": turns, "disclosed_at_sec": self.disclosed_at}

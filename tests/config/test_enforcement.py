@@ -66,8 +66,9 @@ def test_validate_warns_with_file_and_line_and_still_exits_0(tmp_path):
     proc = cb("validate", cwd=project(tmp_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.startswith("OK: 3 resources")
-    assert ("agents/fleet.yaml:8:3: warning[CB801] compliance_policy.us: recording_consent: recording consent is "
-            "not enforced yet") in proc.stderr
+    assert ("agents/fleet.yaml:10:3: warning[CB801] compliance_policy.us: attestation: the STIR/SHAKEN attestation "
+            "minimum is not enforced") in proc.stderr
+    assert "recording_consent" not in proc.stderr  # enforced: runner/compliance/disclosure.py
     assert "number.main: options: number options are not read by any number provider yet" in proc.stderr
     as_json = json.loads(cb("validate", "--format", "json", cwd=tmp_path).stdout)
     assert as_json["valid"] and sum(d["name"] == "not-enforced" for d in as_json["diagnostics"]) == len(NOT_ENFORCED)
