@@ -4,8 +4,9 @@ Usage is measured on the call (``cb.runner.calls.usage``): telephony minutes, se
 audio streamed to speech recognition, LLM tokens in and out, characters sent to speech synthesis.
 Each is priced by the provider and model that did the work. The defaults below are public list
 prices, pay-as-you-go, in US dollars, read on the date beside each from the page named as its
-source; they move, so ``cb.yaml`` may override any of them (``prices:``, see docs/calls.md).
-Providers that run on the runner's own machine (Whisper, llama.cpp, Piper, the scripted LLM, the
+source; they move, so ``cb.yaml`` may override any of them (``prices:``, see docs/call-pages.md).
+Overrides are checked (cb.config.pricecheck) and applied with each agent, so a call is priced by what
+was applied with the agent that answered. Providers that run on the runner's own machine (Whisper, llama.cpp, Piper, the scripted LLM, the
 local telephony) cost nothing per use. A provider with no known price is listed as unpriced, not
 guessed: its line shows the usage with ``usd: null`` and the total says so.
 """
@@ -38,16 +39,33 @@ def _per_million(kind: str, provider: str, model: str | None, usd: float, as_of:
 
 
 DEFAULT_PRICES: tuple[Price, ...] = (
-    # Twilio Programmable Voice, US local numbers; billed per started minute.
-    Price("telephony", "twilio", "inbound", 0.0085, "2025-06-01", "Twilio Voice pricing, United States: receive calls, local"),
-    Price("telephony", "twilio", "outbound", 0.0140, "2025-06-01", "Twilio Voice pricing, United States: make calls, local"),
-    # Deepgram Nova-3 streaming, pay as you go: $0.0077 per audio minute.
-    Price("stt", "deepgram", None, 0.0077 / 60, "2025-06-01", "Deepgram pricing: Nova-3 streaming, pay as you go"),
-    # Groq llama-3.3-70b-versatile: $0.59 / $0.79 per million tokens in / out.
-    _per_million("llm_in", "groq", "llama-3.3-70b-versatile", 0.59, "2025-06-01", "Groq pricing: Llama 3.3 70B Versatile"),
-    _per_million("llm_out", "groq", "llama-3.3-70b-versatile", 0.79, "2025-06-01", "Groq pricing: Llama 3.3 70B Versatile"),
-    # Cartesia Sonic: 1 credit per character; the Scale plan's $299 for 8M credits.
-    Price("tts", "cartesia", None, 299 / 8_000_000, "2025-06-01", "Cartesia pricing: Scale plan, 8M credits for $299"),
+    # Checked on 2026-11-29 with the project's search of public pages; a figure whose vendor page
+    # could not be read there says so in its source ("unverified" / "secondary").
+    # Twilio Programmable Voice, US local numbers, billed per started minute: inbound $0.0085,
+    # outbound $0.013 (was 0.0140 here), Twilio's own figures in its volume-pricing article; the
+    # pricing page itself (twilio.com/en-us/voice/pricing/us) was not in the search index.
+    Price("telephony", "twilio", "inbound", 0.0085, "2026-11-29",
+          "https://support.twilio.com/hc/en-us/articles/223183328-How-Volume-Pricing-works-at-Twilio"),
+    Price("telephony", "twilio", "outbound", 0.0130, "2026-11-29",
+          "https://support.twilio.com/hc/en-us/articles/223183328-How-Volume-Pricing-works-at-Twilio"),
+    # Deepgram Nova-3 (monolingual) streaming, pay as you go: $0.0048 per audio minute (was 0.0077,
+    # which is now its pre-recorded rate). deepgram.com/pricing was not in the search index; two
+    # surveys that cite it agree (hail-hq/hail costs/stt.json, verified 2026-05-05; D3velop-llc
+    # open-gauntlet-leaderboard data/asr.json, 2026-08-01): secondary, not read at the vendor.
+    Price("stt", "deepgram", None, 0.0048 / 60, "2026-11-29",
+          "secondary: https://raw.githubusercontent.com/hail-hq/hail/main/costs/stt.json (cites deepgram.com/pricing)"),
+    # Groq llama-3.3-70b-versatile: $0.59 / $0.79 per million tokens in / out. Groq's model page
+    # (console.groq.com/docs/models) has a price column, but the stored copy was cut before this
+    # row; several third-party tables agree: secondary, not read at the vendor.
+    _per_million("llm_in", "groq", "llama-3.3-70b-versatile", 0.59, "2026-11-29",
+                 "secondary: https://theneuralbase.com/groq/learn/intermediate/cost-per-user-for-voice-applications/"),
+    _per_million("llm_out", "groq", "llama-3.3-70b-versatile", 0.79, "2026-11-29",
+                 "secondary: https://theneuralbase.com/groq/learn/intermediate/cost-per-user-for-voice-applications/"),
+    # Cartesia Sonic: ~1 credit per character (Cartesia's docs, https://docs.cartesia.ai/pricing);
+    # the Scale plan's $299 a month for 8M credits (plan prices from a survey of cartesia.ai/pricing,
+    # https://apio.sh/apis/cartesia, last verified 2026-06-21): $0.0000374 per character.
+    Price("tts", "cartesia", None, 299 / 8_000_000, "2026-11-29",
+          "https://docs.cartesia.ai/pricing (1 credit/character); Scale plan $299 for 8M credits per https://apio.sh/apis/cartesia"),
     # On the runner's own machine: no per-use price.
     *(Price(kind, provider, None, 0.0, "-", "runs on the runner's machine")
       for kind, provider in (("telephony", "local"), ("stt", "whisper"), ("stt", "scripted"), ("llm_in", "llama"), ("llm_out", "llama"),
@@ -56,10 +74,24 @@ DEFAULT_PRICES: tuple[Price, ...] = (
 
 
 def price_table(overrides: Iterable[Mapping[str, Any]] = ()) -> list[Price]:
-    """The defaults with ``cb.yaml``'s ``prices:`` entries in front (the first match wins)."""
+    """The defaults with overrides in front (the first match wins): each ``{kind, provider, model,
+    usd_per_unit, as_of, source}`` in cb's own units (``UNITS``)."""
     given = [Price(o["kind"], o["provider"], o.get("model"), float(o["usd_per_unit"]), str(o.get("as_of") or "cb.yaml"),
                    str(o.get("source") or "cb.yaml")) for o in overrides]
     return [*given, *DEFAULT_PRICES]
+
+
+def from_settings(prices: Iterable[Mapping[str, Any]] | None) -> list[Price]:
+    """The table for ``cb.yaml``'s ``prices:`` as applied with an agent (cb.config.models.PriceOverride:
+    provider, model, unit, usd, as_of, source), converted to cb's units, in front of the defaults."""
+    from cb.config.models import PRICE_UNITS
+
+    out = []
+    for p in prices or ():
+        kind, per = PRICE_UNITS[p["unit"]]
+        out.append({"kind": kind, "provider": p["provider"], "model": p.get("model"), "usd_per_unit": float(p["usd"]) * per,
+                    "as_of": str(p["as_of"]), "source": f"cb.yaml: {p['source']}"})
+    return price_table(out)
 
 
 def find(table: Iterable[Price], kind: str, provider: str, model: str | None) -> Price | None:

@@ -7,6 +7,7 @@ document (references, duplicate names, templates) live in ``cb.config.checks``.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, field_validator,
@@ -441,6 +442,32 @@ class ToolPolicy(Strict):
         return networks
 
 
+#: A price's unit -> the part of a call it prices (cb.pricing) and how many of the unit make one of cb's.
+PRICE_UNITS: dict[str, tuple[str, float]] = {
+    "minute": ("telephony", 1.0),  # a connected minute; Twilio bills per started minute
+    "audio_minute": ("stt", 1 / 60), "audio_second": ("stt", 1.0),
+    "million_input_tokens": ("llm_in", 1e-6), "million_output_tokens": ("llm_out", 1e-6),
+    "character": ("tts", 1.0), "million_characters": ("tts", 1e-6),
+}
+
+
+class PriceOverride(Strict):
+    """One price of ``cb.yaml``'s ``prices:``: it replaces cb's default for that provider, model and
+    unit on every call of the project's agents (cb.pricing; applied with each agent)."""
+
+    provider: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")] = Field(
+        description="The provider that does the work: a pipeline provider (stt, llm, tts) or a number's provider (minute).")
+    model: str | None = Field(None, description="The model it serves (a minute's: inbound or outbound); none: any.")
+    unit: Literal["minute", "audio_minute", "audio_second", "million_input_tokens", "million_output_tokens",
+                  "character", "million_characters"] = Field(
+        description="What the amount buys: a call minute, audio seconds or minutes sent to STT, a million LLM "
+        "tokens in or out, TTS characters.")
+    usd: float = Field(ge=0, description="US dollars per unit.")
+    as_of: date = Field(description="When the price was read (YYYY-MM-DD).")
+    source: Annotated[str, StringConstraints(min_length=1)] = Field(
+        description="Where the price was read: the pricing page's URL, or the contract.")
+
+
 class ProjectFile(Strict):
     """``cb.yaml``: project-wide settings, found by walking up from the config paths."""
 
@@ -458,6 +485,9 @@ class ProjectFile(Strict):
     tools: ToolPolicy = Field(default_factory=ToolPolicy, description="What HTTP tools may send and reach.")
     scenarios: list[str] = Field(default_factory=lambda: ["scenarios"],
                                  description="Folders of Scenario files (cb test), relative to this file; never applied.")
+    prices: list[PriceOverride] = Field(
+        default_factory=list, description="Prices that replace cb's defaults (cb.pricing) in each call's cost; "
+        "applied with every agent, so cb plan shows a change of them.")
 
 
 # --------------------------------------------------------------------------- as applied
@@ -479,5 +509,21 @@ class AppliedTool(Tool):
         return data
 
 
+class AppliedAgent(Agent):
+    """An Agent as the runner holds it: the document plus ``prices``, cb.yaml's ``prices:`` when the
+    project was planned, so a call is priced by what was applied with the agent that answered (never
+    a cb.yaml beside the runner) and a change of them is a change of the agents that plan shows; no
+    overrides travel as no ``prices`` at all (an agent's content, and hash, as before)."""
+
+    prices: list[PriceOverride] | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent_prices(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        if not data.get("prices"):
+            data.pop("prices", None)
+        return data
+
+
 #: The kinds a change set may carry: the documents, each as applied.
-APPLIED_KINDS: dict[str, type[_Document]] = {**KINDS, "Tool": AppliedTool}
+APPLIED_KINDS: dict[str, type[_Document]] = {**KINDS, "Tool": AppliedTool, "Agent": AppliedAgent}

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 from pydantic import BaseModel, ValidationError
 
-from . import catalogue, checks, enforcement
+from . import catalogue, checks, enforcement, pricecheck
 from .diagnostics import Diagnostic
 from .fielderrors import convert, did_you_mean
 from .models import ADDRESS_PREFIX, API_VERSION, KINDS, ProjectFile, ToolPolicy
@@ -35,6 +35,8 @@ class Resource:
     doc: Document = field(repr=False, compare=False)
     #: An HTTP tool's: cb.yaml's ``tools:``, applied with it (cb.config.models.AppliedTool).
     policy: dict[str, Any] | None = field(default=None, compare=False)
+    #: An agent's: cb.yaml's ``prices:``, applied with it (cb.config.models.AppliedAgent).
+    prices: list[dict[str, Any]] | None = field(default=None, compare=False)
 
     @property
     def address(self) -> str:
@@ -47,6 +49,8 @@ class Resource:
     def canonical(self) -> dict[str, Any]:
         """The resource as plain JSON data: what plans diff and state stores."""
         data = self.model.model_dump(mode="json", by_alias=True)
+        if self.prices:
+            data = {**data, "prices": self.prices}
         return {**data, "policy": self.policy} if self.policy is not None else data
 
     def where(self, path: Path, prefer_key: bool = False) -> tuple[int, int]:
@@ -226,6 +230,7 @@ def _build(root: FsPath | None, files: list[FsPath], here: FsPath, diags: list[D
     partial = [r for r in read if r.model is None]
     project.resources, more = checks.run(valid, partial, project.settings)
     project.resources = with_tool_policy(project.resources, project.settings.tools)
+    project.resources = with_prices(project.resources, project.settings.prices)
     # one problem, one message: a field the schema already rejected needs no second opinion
     taken = {(d.file, d.line, d.column) for d in diags}
     diags += [d for d in more if (d.file, d.line, d.column) not in taken]
@@ -235,6 +240,8 @@ def _build(root: FsPath | None, files: list[FsPath], here: FsPath, diags: list[D
     if root is not None:
         diags += catalogue.check_default_profile(project.settings.defaults.profile, _display(root / PROJECT_FILE, here),
                                                  *_mark(root, ("defaults", "profile")))
+        diags += pricecheck.check(project.settings.prices, _display(root / PROJECT_FILE, here),
+                                  lambda path: _mark(root, path))
     # a resource's errors come first: its not-enforced warnings once it is otherwise valid
     wrong = {d.address for d in diags if d.severity == "error"}
     diags += enforcement.warnings(r for r in valid if r.address not in wrong)
@@ -250,6 +257,15 @@ def with_tool_policy(resources: dict[str, Resource], policy: ToolPolicy) -> dict
     applied = policy.model_dump(mode="json")
     return {a: replace(r, policy=applied) if r.kind == "Tool" and r.spec.http is not None else r
             for a, r in resources.items()}
+
+
+def with_prices(resources: dict[str, Resource], prices: list[Any]) -> dict[str, Resource]:
+    """Each agent carries cb.yaml's ``prices:`` as it is applied, so its calls are priced by what
+    was applied and a change of them is a change of the agents: shown by plan, pinned by a call."""
+    if not prices:
+        return resources
+    applied = [p.model_dump(mode="json") for p in prices]
+    return {a: replace(r, prices=applied) if r.kind == "Agent" else r for a, r in resources.items()}
 
 
 def _configured(root: FsPath | None, here: FsPath, diags: list[Diagnostic]) -> list[FsPath]:

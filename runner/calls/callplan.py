@@ -58,6 +58,8 @@ class CallPlan:
     render_error: str | None = None
     #: tool name -> the tools policy applied with that tool (cb.yaml's ``tools:``); none: strict.
     tool_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: cb.yaml's ``prices:`` applied with the agent (cb.pricing.from_settings); none: the defaults.
+    prices: list[dict[str, Any]] = field(default_factory=list)
     #: Recording consent (runner.compliance.disclosure): the disclosure, already put before the
     #: greeting, and whether the recording waits for it; None when no policy declares one.
     disclosure: Any = None
@@ -145,6 +147,7 @@ def plan_call(snapshot: Any, *, agent: str | None = None, to_number: str | None,
     if rev is None or rev.content is None or rev.kind != "Agent":
         raise NotRoutable(f"{agent} is not applied on this runner")
     spec = thaw(rev.content)["spec"]
+    prices = thaw(rev.content).get("prices") or []
     settings = agent_settings(rev.hash or "", spec)
     tools: dict[str, dict[str, Any]] = {}
     tool_policies: dict[str, dict[str, Any]] = {}
@@ -184,6 +187,6 @@ def plan_call(snapshot: Any, *, agent: str | None = None, to_number: str | None,
         number=number_address, agent=agent, agent_revision=rev.hash or "", state_serial=snapshot.serial,
         spec=spec, settings=settings, tools=tools, context=context,
         instructions=rendered["instructions"] or "", greeting=rendered["greeting"], started=started,
-        returns_schema=returns_schema, render_error=render_error, tool_policies=tool_policies,
+        returns_schema=returns_schema, render_error=render_error, tool_policies=tool_policies, prices=prices,
         voicemail_message=rendered.get("phone.voicemail_message"), disclosure=disclosure)
 

@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping
 
 from cb.config.models import Webhook
 from cb.contracts.webhook_payload import ToolCallSummary, WebhookPayload
-from cb.pricing import DEFAULT_PRICES, call_cost
+from cb.pricing import DEFAULT_PRICES, call_cost, from_settings
 
 from . import outcomes
 from .returns import ReturnsOutcome, extract_returns
@@ -88,7 +88,8 @@ def _cost(plan: Any, record: Any, extras: Mapping[str, Any], default_profile: st
     parts = {kind: (part.provider, part.model) for kind, part in resolved.items()}
     parts["telephony"] = (telephony, getattr(record, "direction", None) or getattr(plan, "direction", None))
     connected = _seconds(getattr(record, "started_at", None), getattr(record, "ended_at", None))
-    return call_cost(usage.summary(connected), parts, prices)
+    applied = getattr(plan, "prices", None)  # cb.yaml's prices:, applied with the agent that answered
+    return call_cost(usage.summary(connected), parts, from_settings(applied) if applied else prices)
 
 
 def _call_facts(plan: Any, record: Any) -> dict[str, Any]:

@@ -43,7 +43,7 @@ def test_usage_is_measured_from_the_frames_and_priced_per_provider():
     by_kind = {line["kind"]: line for line in cost["lines"]}
     assert by_kind["telephony"]["quantity"] == 2, "Twilio bills per started minute"
     assert abs(by_kind["telephony"]["usd"] - 2 * 0.0085) < 1e-9
-    assert abs(by_kind["stt"]["usd"] - 30 * 0.0077 / 60) < 1e-9
+    assert abs(by_kind["stt"]["usd"] - 30 * 0.0048 / 60) < 1e-9  # Deepgram Nova-3 streaming, cb/pricing.py
     assert cost["total_usd"] == round(sum(line["usd"] for line in cost["lines"]), 6)
     assert cost["per_connected_minute_usd"] == round(cost["total_usd"] / (61 / 60), 6)
     assert all(line["as_of"] and line["source"] for line in cost["lines"])
