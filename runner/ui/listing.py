@@ -16,7 +16,7 @@ from ..postcall.view import _open, duration, show_call
 SCAN = 5000
 PAGE = 25
 SLOW_MS = 1000.0  # a turn slower than this, caller's last speech to agent's first audio, is slow
-FILTERS = ("agent", "revision", "status", "end_reason", "date", "tool_errors", "slow")
+FILTERS = ("agent", "revision", "status", "end_reason", "date", "tool_errors", "slow", "refused")
 
 
 def calls(state_dir: Path, args: dict[str, str], page: int = 1, size: int = PAGE) -> dict[str, Any]:
@@ -41,10 +41,13 @@ def calls(state_dir: Path, args: dict[str, str], page: int = 1, size: int = PAGE
             continue
         if args.get("slow") and not slow:
             continue
+        refusals = sum(1 for d in r.compliance or [] if d.get("outcome") == "refused")
+        if args.get("refused") and not refusals:
+            continue
         cost = outcome.get("cost") or {}
         rows.append({"id": r.id, "created_at": r.created_at, "agent": r.agent, "revision": r.agent_revision,
                      "status": r.status, "end_reason": r.end_reason, "duration_sec": duration(r.started_at, r.ended_at),
-                     "tool_errors": tool_errors, "slow_turns": slow, "turns": len(r.turns),
+                     "tool_errors": tool_errors, "slow_turns": slow, "turns": len(r.turns), "refusals": refusals,
                      "returns": None if not outcome else ("ok" if outcome.get("returns") is not None else "error"),
                      "cost_usd": cost.get("total_usd"), "cost_per_min_usd": cost.get("per_connected_minute_usd")})
     page = max(1, page)
