@@ -162,7 +162,7 @@ class Listener:
                                   supported_codecs=[payload_type], dtmf_payload_type=dtmf or 0)
         call.codec = CODECS[payload_type]
         incoming.accept(answer)
-        call.rtp.start(remote)
+        call.rtp.start(remote, incoming.source_addr[0])
         log.info("SIP call %s from %s to %s answered (%s): cb call %s", incoming.call_id[:60], call.caller[:40],
                  call.number, call.codec, call.call_id)
         await self.gateway.bridge(call, stream_url, params)

@@ -4,7 +4,10 @@ Each call's media runs in a thread of its own: every 20 ms on the monotonic cloc
 next 160 samples the agent queued (silence when there are none, so the far end's jitter buffer
 sees one unbroken stream) and, between ticks, reads what the far end sent. The pipeline's event
 loop may be as busy as it likes: the wire keeps its pace. Packets from any host but the one the
-SDP named are ignored (RFC 3550 §8.2: a stranger cannot inject audio into a call).
+SDP named, or the one the call's signalling came from, are ignored (RFC 3550 §8.2: a stranger
+cannot inject audio into a call). The signalling peer counts because a phone often names an
+address in its SDP that is not the one its packets leave from (baresip names its LAN address and
+sends from loopback; a phone behind NAT names its private one).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class RtpStream:
         self.alaw = payload_type == 8
         self.on_audio, self.on_dtmf = on_audio, on_dtmf
         self.remote: tuple[str, int] | None = None
+        self.peers: set[str] = set()
         self.outbox: deque[bytes] = deque()
         self.ssrc = struct.unpack("!I", os.urandom(4))[0]
         self.seq = struct.unpack("!H", os.urandom(2))[0]
@@ -50,8 +54,9 @@ class RtpStream:
         self._dtmf_seen: set[int] = set()
         self._pending = b""
 
-    def start(self, remote: tuple[str, int]) -> None:
+    def start(self, remote: tuple[str, int], signalling_host: str | None = None) -> None:
         self.remote = remote
+        self.peers = {remote[0]} | ({signalling_host} if signalling_host else set())
         self.thread = threading.Thread(target=self._run, name=f"cb-rtp-{self.port}", daemon=True)
         self.thread.start()
 
@@ -110,7 +115,7 @@ class RtpStream:
                 data, addr = self.sock.recvfrom(2048)
             except (BlockingIOError, OSError):
                 return
-            if self.remote is None or addr[0] != self.remote[0] or len(data) < 12 or data[0] >> 6 != 2:
+            if addr[0] not in self.peers or len(data) < 12 or data[0] >> 6 != 2:
                 self.ignored += 1
                 continue
             self.received += 1
