@@ -11,7 +11,7 @@ from cb.plugins.scripted.script import parse
 from cb.plugins.scripted.server import ScriptedLLMServer
 from cb.runner.calls.records import open_records
 
-from .harness import write_project
+from .harness import start_runner, write_project
 from .test_call import place, words
 
 pytestmark = pytest.mark.slow
@@ -36,19 +36,49 @@ def test_an_llm_failing_mid_call_is_an_apology_and_a_hang_up(runner, project, fa
     assert "llm provider" in record.error and "failed" in record.error
 
 
-def test_a_pipeline_that_cannot_be_built_still_apologises(runner, project):
+def test_a_pipeline_that_cannot_be_built_still_apologises(tmp_path, project):
     write_project(project, llm_url="https://llm.invalid/v1")  # a cloud endpoint: it needs its key
     agent = project / "agents" / "front-desk.yaml"
     agent.write_text(agent.read_text().replace("options: {base_url:",
                                                'options: {api_key: "${env:CB_TEST_UNSET_KEY}", base_url:'))
-    code, out = runner.apply(project)
-    assert code == 0, out
-    result = place(runner, [], hangup_after_secs=30)
+    # cb apply refuses an agent whose key the runner lacks, so the key is there when it is applied
+    # and gone when the runner restarts: the pipeline can then not be built for the call.
+    with_key = start_runner(project, tmp_path / "state", env={"CB_TEST_UNSET_KEY": "set-at-apply"})
+    try:
+        code, out = with_key.apply(project)
+        assert code == 0, out
+    finally:
+        with_key.stop()
+    runner = start_runner(project, tmp_path / "state", ready=False)
+    try:
+        ready = wait_for_health(runner)
+        assert ready.status_code == 503 and "agent.front-desk" in ready.text  # /readyz names it
+        result = place(runner, [], hangup_after_secs=30)
+    finally:
+        runner.stop()
     assert result.ended_by == "agent", result.transcript
     assert apologised(result), result.transcript
     record = open_records(runner.state_dir).get(result.call_id)
     assert (record.status, record.end_reason) == ("failed", "error")
     assert "CB_TEST_UNSET_KEY" in record.error
+
+
+def wait_for_health(runner, timeout: float = 90.0):
+    """/readyz once the runner has warmed up: it will not say ready, as its only agent lacks its key."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            ready = httpx.get(runner.url + "/readyz", timeout=1)
+            if "starting" not in ready.text:
+                return ready
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"runner never finished starting: {runner.log.read_text()}")
 
 
 FALLBACK_SCRIPT = {"turns": ["Sure. What day would you like?",
