@@ -118,6 +118,11 @@ def _outbound(url: str, token: str | None, agent: str, to: str, from_: str | Non
             call = client.calls.create(agent=agent.removeprefix("agent."), to=to, from_=from_, context=given, **body)
         except RunnerError as exc:
             raise UserError(f"the runner refused the call: {exc}") from None
+        if "queued" in call:  # 202: the agent's compliance policies make it wait (runner/compliance)
+            entry = call["queued"]
+            click.echo(f"queued {entry['id']}: {entry['agent']} -> {to} waits: {entry.get('reason')}; "
+                       "`cb calls list --queued` follows it")
+            return
         click.echo(f"call {call.id}: {call.agent} -> {to} from {call.from_number} ({call.status})")
         if not wait:
             return

@@ -108,10 +108,13 @@ def test_a_contacts_file_is_queued_shown_waiting_and_a_refusal_is_in_the_webhook
         time.sleep(0.1)
     assert refused and refused["to_number"] == "+12125550199" and refused["reason"].startswith("do_not_call")
 
+    res = cb("call", "reminders", "--to", "+12125550103")  # one call waits too, and says why
+    assert res.exit_code == 0 and "waits: calling_window (later)" in res.output, res.output
+
     res = cb("calls", "list", "--queued")
     assert res.exit_code == 0, res.output
     waiting = [ln for ln in res.output.splitlines() if ln.startswith("q_")]
-    assert len(waiting) == 2 and all("calling_window (later)" in ln for ln in waiting), res.output
+    assert len(waiting) == 3 and all("calling_window (later)" in ln for ln in waiting), res.output
     assert "+12125550100" in res.output and "+12125550199" not in res.output
     entry = next(e for e in queue(runner)["queue"] if e["to_number"] == "+12125550100")
     assert entry["consent"] == {"when": "2026-01-05", "how": "web form"}
