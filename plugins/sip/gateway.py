@@ -51,7 +51,7 @@ MEDIA = ('{"event": "media", "sequenceNumber": "%d", "streamSid": "%s", "media":
 class SipCall:
     """One answered (or answering) call: its SIP side, its RTP, its stream to the runner."""
 
-    incoming: Any
+    incoming: Any  # aiosipua's IncomingCall; None for a call we placed (``outgoing``)
     trunk: Trunk
     number: str
     caller: str
@@ -61,6 +61,9 @@ class SipCall:
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     inbound: asyncio.Queue = field(default_factory=asyncio.Queue)
     by: str | None = None  # who hung up: "caller" or "agent"
+    sip_id: str = ""  # the SIP Call-ID
+    outgoing: Any = None  # aiosipua's OutgoingCall (plugins/sip/dialer.py)
+    status: int | None = None  # the final SIP status of the INVITE
 
 
 class Listener:
@@ -71,16 +74,18 @@ class Listener:
         self.trunks: dict[str, Trunk] = {}
         self.calls: dict[str, SipCall] = {}
         self.uas: Any = None
+        self.uac: Any = None  # places outbound INVITEs from the same socket (dialer.py)
 
     async def start(self) -> None:
-        from aiosipua import SipUAS
+        from aiosipua import SipUAC, SipUAS
         from aiosipua.transport import UdpSipTransport
 
         from .malformed import answer_unparseable
 
         transport = UdpSipTransport(local_addr=self.address)
         answer_unparseable(transport)
-        self.uas = SipUAS(transport, user_agent="cb")
+        self.uac = SipUAC(transport)
+        self.uas = SipUAS(transport, user_agent="cb", uac=self.uac)
         self.uas.on_invite = lambda call: asyncio.get_running_loop().create_task(self.invite(call))
         self.uas.on_bye = self.bye
         self.uas.on_cancel = self.cancel
@@ -127,7 +132,7 @@ class Listener:
         dtmf = next((c.payload_type for c in offer.audio.codecs
                      if (c.encoding_name or "").lower() == "telephone-event"), None)
         from_user = incoming.invite.from_addr.uri.user if incoming.invite.from_addr else None
-        call = SipCall(incoming, found, number, caller=from_user or host)
+        call = SipCall(incoming, found, number, caller=from_user or host, sip_id=incoming.call_id)
         sip_id = incoming.call_id
         self.calls[sip_id] = call
         try:
@@ -149,8 +154,8 @@ class Listener:
         if call.ended.is_set():  # CANCEL while the runner decided
             return
         if target is None:
-            code, reason = refusal
-            incoming.reject(code, reason)
+            call.status, reason = refusal
+            incoming.reject(call.status, reason)
             return
         stream_url, params = target
         call.call_id = params.get("call_id")
@@ -161,6 +166,7 @@ class Listener:
         answer, _ = negotiate_sdp(incoming.sdp_offer, local_ip=self.address[0], rtp_port=call.rtp.port,
                                   supported_codecs=[payload_type], dtmf_payload_type=dtmf or 0)
         call.codec = CODECS[payload_type]
+        call.status = 200
         incoming.accept(answer)
         call.rtp.start(remote, incoming.source_addr[0])
         log.info("SIP call %s from %s to %s answered (%s): cb call %s", incoming.call_id[:60], call.caller[:40],
@@ -177,14 +183,16 @@ class Listener:
     def cancel(self, request: Any, addr: Any = None) -> None:
         call = self.calls.get(request.call_id or "")
         if call is not None:
-            call.by = "caller"
+            call.by, call.status = "caller", 487
             call.ended.set()
 
     def hang_up(self, call: SipCall, by: str) -> None:
         call.by = call.by or by
         call.ended.set()
-        if call.by == "agent":
-            call.incoming.hangup()  # BYE, when the dialog is confirmed
+        if call.by == "agent" and call.outgoing is not None:
+            call.outgoing.hangup(self.uac)  # BYE, when the dialog is confirmed
+        elif call.by == "agent":
+            call.incoming.hangup()
 
 
 class SipGateway:
@@ -278,7 +286,7 @@ class SipGateway:
         import websockets
 
         sid = "MZ" + uuid.uuid4().hex
-        call_sid = call.incoming.call_id[:200]
+        call_sid = call.sip_id[:200]
         async with websockets.connect(stream_url, max_size=None, compression=None) as ws:
             await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
             await ws.send(json.dumps({"event": "start", "sequenceNumber": "1", "streamSid": sid, "start": {

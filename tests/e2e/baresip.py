@@ -4,7 +4,7 @@ Each instance has a config folder of its own under the test's tmp dir: no audio 
 microphone is ``aufile`` playing a WAV (8 kHz mono 16-bit, the caller's line spoken by Piper), its
 loudspeaker is ``aubridge`` (a sink nobody reads) and ``sndfile`` records both directions as
 ``dump-*-dec.wav`` (what it heard) and ``dump-*-enc.wav`` (what it said). SIP and RTP stay on
-127.0.0.1; with ``answer=True`` it auto-answers incoming calls (the account's ``answermode=auto``).
+127.0.0.1; with ``answer=True`` it auto-answers incoming calls to ``user`` (the account's ``answermode=auto``).
 aufile hangs the call up when its file ends, so the file's trailing silence sets how long it
 listens.
 """
@@ -61,14 +61,15 @@ def write_wav(path: Path, pcm16_8k: bytes, *, lead_secs: float, tail_secs: float
 
 
 class Baresip:
-    def __init__(self, root: Path, port: int, source: Path, *, answer: bool = False, codec: str = "PCMU"):
+    def __init__(self, root: Path, port: int, source: Path, *, answer: bool = False, codec: str = "PCMU",
+                 user: str = "callee"):
         self.root, self.port = root, port
         self.recordings = root / "recordings"
         self.recordings.mkdir(parents=True, exist_ok=True)
         (root / "config").write_text(CONFIG.format(port=port, source=source, modules=modules(),
                                                    recordings=self.recordings))
         mode = ";answermode=auto" if answer else ""
-        (root / "accounts").write_text(f"<sip:callee@127.0.0.1:{port}>;regint=0;audio_codecs={codec}{mode}\n")
+        (root / "accounts").write_text(f"<sip:{user}@127.0.0.1:{port}>;regint=0;audio_codecs={codec}{mode}\n")
         self.proc: subprocess.Popen | None = None
         self.log = root / "baresip.log"
 

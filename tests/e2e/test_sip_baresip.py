@@ -63,3 +63,30 @@ def test_baresip_calls_the_agent_and_hears_the_greeting_and_the_answer(tmp_path,
     finally:
         phone.stop()
         runner.stop()
+
+
+def test_the_runner_places_a_call_to_a_baresip_that_answers_and_hears_the_greeting(tmp_path, project):
+    from cb.client import Client
+
+    sip_port, phone_port = udp_port(), udp_port()
+    (project / "agents" / "sip.yaml").write_text(
+        "apiVersion: cb/v1\nkind: Number\nmetadata: {name: front-desk-out}\nspec:\n"
+        f'  number: "{NUMBER}"\n  provider: sip\n  agent: front-desk\n  outbound_calls: true\n'
+        f'  options: {{listen: "127.0.0.1:{sip_port}", proxy: "127.0.0.1:{phone_port}"}}\n')
+    runner = start_runner(project, tmp_path / "state", env={"CB_DRAIN_SECS": "2"})
+    line = baresip.write_wav(tmp_path / "callee.wav", speech().synthesize("Hello?"), lead_secs=1, tail_secs=10)
+    phone = baresip.Baresip(tmp_path / "baresip", phone_port, line, answer=True, user="+14155550142").start(seconds=60)
+    try:
+        assert runner.apply(project)[0] == 0
+        time.sleep(1)  # baresip up
+        with Client(runner.url) as client:
+            call = client.calls.create(agent="front-desk", to="+14155550142", from_=NUMBER)
+            final = client.calls.wait(call.id, timeout=60)
+        time.sleep(1)  # baresip closes its recording when the call ends
+        heard = words(speech().transcribe(phone.heard()))
+        assert "thanks for calling" in heard and "smile" in heard, (heard, phone.log.read_text()[-2000:])
+        assert final.status == "completed" and final.sip_response_code == 200, final
+        assert final.answered_by == "human" and final.provider_call_id
+    finally:
+        phone.stop()
+        runner.stop()
