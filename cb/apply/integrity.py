@@ -30,6 +30,8 @@ from cb.state.canonical import content_hash
 from cb.state.errors import StaleState, StateError
 from cb.state.types import thaw
 
+from .references import state_after
+
 
 def fingerprint(snapshot: Any) -> str:
     """sha256 of the live snapshot: lineage, serial and every address with its content hash."""
@@ -63,14 +65,7 @@ def _resource(address: str, kind: str, content: Mapping[str, Any]) -> Resource:
 def check_documents(live: Mapping[str, Any], changes: list[Any]) -> None:
     """cb validate's checks on the changed documents, references resolved against the state after them."""
     changed = {c.address for c in changes if c.action != "delete"}
-    after: dict[str, tuple[str, Any]] = {a: (r.kind, r.content) for a, r in live.items()}
-    for c in changes:
-        if c.moved_from:
-            after.pop(c.moved_from, None)
-        if c.action == "delete":
-            after.pop(c.address, None)
-        else:
-            after[c.address] = (c.kind, c.content)
+    after = state_after(live, changes)
     by_kind: dict[str, dict[str, Resource]] = defaultdict(dict)
     mine: list[Resource] = []
     for address, (kind, content) in after.items():

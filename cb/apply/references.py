@@ -27,10 +27,10 @@ def _refs(kind: str, content: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
         yield "spec.agent", f"agent.{spec['agent']}"
 
 
-def dangling(live: Mapping[str, Any], changes: Iterable[Any]) -> list[str]:
-    """Problems (one line each) with references in the state after ``changes``; [] when all resolve.
-    ``live``: address -> Revision (``.kind``, ``.content``)."""
-    after: dict[str, tuple[str, Mapping[str, Any]]] = {a: (r.kind, r.content) for a, r in live.items()}
+def state_after(live: Mapping[str, Any], changes: Iterable[Any]) -> dict[str, tuple[str, Any]]:
+    """address -> (kind, content) once ``changes`` are applied to ``live`` (address -> Revision):
+    moves drop their old address, deletes drop theirs, the rest take the changed content."""
+    after: dict[str, tuple[str, Any]] = {a: (r.kind, r.content) for a, r in live.items()}
     for c in changes:
         if c.moved_from:
             after.pop(c.moved_from, None)
@@ -38,6 +38,13 @@ def dangling(live: Mapping[str, Any], changes: Iterable[Any]) -> list[str]:
             after.pop(c.address, None)
         else:
             after[c.address] = (c.kind, c.content)
+    return after
+
+
+def dangling(live: Mapping[str, Any], changes: Iterable[Any]) -> list[str]:
+    """Problems (one line each) with references in the state after ``changes``; [] when all resolve.
+    ``live``: address -> Revision (``.kind``, ``.content``)."""
+    after = state_after(live, changes)
     problems = []
     for address, (kind, content) in sorted(after.items()):
         for field, target in _refs(kind, content or {}):
