@@ -183,8 +183,11 @@ def build(plan: CallPlan, websocket: Any, stream: Stream, *, default_profile: st
     if duck is not None:
         output = transport.output()
         output.write_audio_frame = duck.guard(output.write_audio_frame)
+    # keypad digits (Twilio's and SIP's RFC 4733 ``dtmf`` events) reach the LLM as a user turn "DTMF: 12#"
+    from pipecat.processors.aggregators.dtmf_aggregator import DTMFAggregator
+
     pipeline = Pipeline([transport.input(), VADProcessor(vad_analyzer=vad), stt, *([gate] if gate else []),
-                         pair.user(), llm, tts, transport.output(), pair.assistant()])
+                         DTMFAggregator(timeout=1.0), pair.user(), llm, tts, transport.output(), pair.assistant()])
     worker = PipelineWorker(
         pipeline, name=plan.call_id, enable_rtvi=False, observers=[observer],
         idle_timeout_secs=None,  # silence is the agent's silence_timeout_sec, handled by the session

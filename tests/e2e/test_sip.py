@@ -159,3 +159,17 @@ def test_at_capacity_the_runner_answers_486(tmp_path, project):
             first.wait(30)
     finally:
         runner.stop()
+
+
+def test_rfc4733_digits_reach_the_agent_as_a_user_turn(sip_runner):
+    runner, port = sip_runner
+    done = sipp(port, "-sf", str(SCENARIOS / "dtmf.xml"), timeout=90)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        calls = open_records(runner.state_dir).list(10, None)
+        if calls and calls[0].status == "completed":
+            break
+        time.sleep(0.2)
+    said = [t["text"] for t in calls[0].transcript or [] if t["role"] == "caller"]
+    assert any("DTMF: 1" in text for text in said), calls[0].transcript
