@@ -200,20 +200,24 @@ def _resource(doc: Document, shown: str, diags: list[Diagnostic]) -> Resource | 
     return Resource(kind, validated.metadata.name, shown, doc.line, validated, doc)
 
 
+def read_documents(file: FsPath, shown: str, diags: list[Diagnostic]) -> list[Document]:
+    """The YAML documents of one config file; a file that cannot be read or parsed is one
+    diagnostic (at ``shown``, the path as printed) and no documents."""
+    try:
+        return load_documents(read_text(str(file)))
+    except YamlProblem as p:
+        diags.append(Diagnostic(shown, p.line, p.column, p.code, "", p.message, p.hint))
+    except OSError as exc:
+        diags.append(Diagnostic(shown, 1, 1, "CB702", "", f"cannot read file: {exc.strerror}", ""))
+    return []
+
+
 def _read_resources(files: list[FsPath], here: FsPath, project: Project, diags: list[Diagnostic]) -> list[Resource]:
     resources: list[Resource] = []
     for file in files:
         shown = _display(file, here)
         project.files.append(shown)
-        try:
-            docs = load_documents(read_text(str(file)))
-        except YamlProblem as p:
-            diags.append(Diagnostic(shown, p.line, p.column, p.code, "", p.message, p.hint))
-            continue
-        except OSError as exc:
-            diags.append(Diagnostic(shown, 1, 1, "CB702", "", f"cannot read file: {exc.strerror}", ""))
-            continue
-        for doc in docs:
+        for doc in read_documents(file, shown, diags):
             resource = _resource(doc, shown, diags)
             if resource is not None:
                 resources.append(resource)

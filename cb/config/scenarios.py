@@ -26,7 +26,8 @@ from pydantic import ConfigDict, Field, ValidationError, field_validator, model_
 from .diagnostics import Diagnostic
 from .fielderrors import convert, did_you_mean
 from .models import API_VERSION, BUILTIN_TOOLS, Metadata, Name, ProviderConfig, Strict
-from .yamlsafe import Document, YamlProblem, load_documents, read_text
+from .project import read_documents
+from .yamlsafe import Document
 
 KIND = "Scenario"
 
@@ -217,15 +218,7 @@ def read(files: list[FsPath], cwd: FsPath, diags: list[Diagnostic]) -> list[Load
     found: list[LoadedScenario] = []
     for path in files:
         shown = _shown(path, cwd)
-        try:
-            docs = load_documents(read_text(str(path)))
-        except YamlProblem as p:
-            diags.append(Diagnostic(shown, p.line, p.column, p.code, "", p.message, p.hint))
-            continue
-        except OSError as exc:
-            diags.append(Diagnostic(shown, 1, 1, "CB702", "", f"cannot read file: {exc.strerror}", ""))
-            continue
-        for doc in docs:
+        for doc in read_documents(path, shown, diags):
             if doc.data is None:
                 continue
             if not _is_scenario_doc(doc.data):
