@@ -19,9 +19,6 @@ CODE = "CB801"
 
 #: (kind, field path) -> what the runtime does not do yet, said to the user.
 NOT_ENFORCED: dict[tuple[str, tuple[str, ...]], str] = {
-    ("CompliancePolicy", ("spec", "attestation")):
-        "the STIR/SHAKEN attestation minimum is not enforced yet: the carrier signs an outbound call after cb "
-        "dials it and reports no attestation to check, and inbound StirVerstat is recorded, not acted on",
     ("Number", ("spec", "options")):
         "number options are not read by any number provider yet",
 }

@@ -283,14 +283,23 @@ class RecordingConsent(Strict):
         "with required: false, and to a callee whose state is unknown.")
 
 
-class Attempts(Strict):
+class Attempts(_AddedFields):
+    """Calls to one number: at most ``max_per_number`` in the rolling ``window_hours`` (e.g. 168 for a
+    week), and, when set, at most ``max_per_day`` on one calendar day of the callee's local time."""
+
+    _added = ("max_per_day",)
     max_per_number: int = Field(3, ge=1, le=100)
     window_hours: int = Field(24, ge=1, le=24 * 90)
+    max_per_day: int | None = Field(None, ge=1, le=100, description="Calls to the number on one local calendar "
+                                    "day of the callee (every candidate zone's day), on top of the rolling limit.")
 
 
-class Pacing(Strict):
+class Pacing(_AddedFields):
+    _added = ("max_calls_per_second",)
     max_calls_per_minute: int = Field(30, ge=1, le=10000)
     max_concurrent: int = Field(10, ge=1, le=10000)
+    max_calls_per_second: int | None = Field(None, ge=1, le=1000,
+                                             description="Calls started under the policy in any one second.")
 
 
 StateCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
@@ -312,7 +321,7 @@ class ConsentToCall(Strict):
 
 
 class CompliancePolicySpec(_AddedFields):
-    _added = ("holidays", "unknown_time_zone", "states", "consent")
+    _added = ("holidays", "unknown_time_zone", "states", "consent", "attestation_message")
     calling_windows: list[CallingWindow] = Field(
         default_factory=list, description="When calls may be placed, in the callee's time zone."
     )
@@ -329,8 +338,11 @@ class CompliancePolicySpec(_AddedFields):
     attempts: Attempts | None = None
     pacing: Pacing | None = None
     attestation: Literal["A", "B", "C"] | None = Field(
-        None, description="Minimum STIR/SHAKEN attestation required on outbound calls."
+        None, description="Minimum STIR/SHAKEN attestation (Twilio's StirVerstat) an inbound call needs for the "
+        "agent to answer it; below it, or none, the caller hears attestation_message and the call ends."
     )
+    attestation_message: str | None = Field(
+        None, description="Said (then hang up) to an inbound caller below the attestation minimum.")
 
 
 # --------------------------------------------------------------------------- ReturnSchema

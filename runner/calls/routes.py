@@ -19,7 +19,7 @@ import json
 import os
 from typing import Any
 from urllib.parse import parse_qsl
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
@@ -115,6 +115,7 @@ async def voice(request: Request) -> Response:
     if query.get("call"):  # an outbound call this runner placed is answered (outbound.py)
         try:
             plan = request.app.state.outbound.answer(query["call"], via, form)
+            sip_facts(service, plan.call_id, form, via)
         except NotRoutable as exc:
             ctx.log.warning("outbound call not answerable: %s", exc)
             return twiml("<Hangup/>")
@@ -138,8 +139,40 @@ async def voice(request: Request) -> Response:
         return twiml("<Say>This number is not in service.</Say><Hangup/>")
     if form.get("StirVerstat"):  # Twilio's STIR/SHAKEN verification of an inbound caller ID
         service.records.update(plan.call_id, stir_verstat=form["StirVerstat"])
+    refused = await _inbound_compliance(service, plan, form)
+    if refused is not None:
+        return twiml(f"<Say>{escape(refused)}</Say><Hangup/>")
+    sip_facts(service, plan.call_id, form, via)
     return stream_twiml(ws_url(base) + "/twilio/stream",
                         {"call_id": plan.call_id, "agent": plan.agent, "revision": plan.agent_revision})
+
+
+def sip_facts(service: Any, call_id: str, form: Any, via: str) -> None:
+    """The SIP gateway (plugins/sip, signing with the local token) adds the Call-ID, the far end and the
+    codec to the voice webhook; Twilio never sends these fields, and nobody else can sign them."""
+    if via == "local" and form.get("SipCallId"):
+        answered = {"sip_response_code": 200} if form.get("Direction", "inbound") == "inbound" else {}
+        service.records.update(call_id, sip_call_id=form["SipCallId"][:200], remote_party=form.get("SipRemote", "")[:200],
+                               codec=form.get("SipCodec", "")[:8] or None, **answered)
+
+
+async def _inbound_compliance(service: CallService, plan: Any, form: dict[str, str]) -> str | None:
+    """The inbound call's decisions onto its record (runner/compliance/inbound.py); the message to
+    say when the attestation minimum refuses it, the call then ended as ``refused``."""
+    from ..compliance.inbound import judge
+
+    decisions, message = judge(service.store.snapshot(), plan.agent, form.get("From"), form.get("StirVerstat"))
+    if decisions:
+        service.records.update(plan.call_id, compliance=decisions)
+    if message is None:
+        return None
+    service.claim(plan.call_id, form.get("CallSid"))  # no stream will come: free its place now
+    why = next(d["detail"] for d in decisions if d["outcome"] == "refused")
+    service.records.finish(plan.call_id, "refused", "compliance", [], f"attestation: {why}")
+    from . import hooks
+    await hooks.call_ended(plan, service.records.get(plan.call_id), {"tool_records": [], "turns": [],
+                                                                     "context": plan.context, "observers": []})
+    return message
 
 
 @router.websocket("/twilio/stream")

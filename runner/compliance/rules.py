@@ -10,9 +10,11 @@ outcome, detail) in a fixed order, allowed ones too, so the record shows what wa
    (the policy's and the callee's state's, intersected) -> wait until the next opening, found by
    stepping through the next 8 days; none -> refused.
 5. ``attempts``: the policy's (and the state's) limit of calls to this number in the rolling
-   window is reached -> wait until the oldest counted attempt leaves the window.
-6. ``pacing``: calls started under this policy in the last minute, or calls in progress, are at
-   the limit -> wait.
+   window is reached -> wait until the oldest counted attempt leaves the window; and, with
+   ``max_per_day``, the calls since the callee's local midnight (the earliest of every candidate
+   zone's) -> wait until the next local midnight (the latest). Both limits hold together.
+6. ``pacing``: calls started under this policy in the last second (``max_calls_per_second``) or
+   minute, or calls in progress, are at the limit -> wait.
 
 Local time is computed from the instant in each zone (``zoneinfo``), so a daylight-saving change
 day is right by construction: 8 a.m. on the day clocks spring forward is 7 hours after midnight.
@@ -196,9 +198,26 @@ def _judge_one(contact: Contact, policy: Policy, at: float, history: History, st
                 f"limit {most})", made[len(made) - most] + hours * 3600)
             return out
         add("attempts", "allowed", f"{len(made)} of {most} calls in {hours} h ({scope})")
+        daily = limit.get("max_per_day")
+        if daily:
+            zones = zonemod.zones_for(contact.number, contact.tz) or zonemod.STRICTEST_ZONES
+            start, end = _local_day(at, zones)
+            today = history.attempts(contact.number, name, start - 0.001)
+            if len(today) >= daily:
+                add("attempts", "wait", f"{len(today)} calls to {contact.number} today in the callee's time zone "
+                    f"({scope} limit {daily} a day)", end)
+                return out
+            add("attempts", "allowed", f"{len(today)} of {daily} calls today ({scope})")
     pacing = spec.get("pacing")
     if pacing:
         per_minute, concurrent = pacing.get("max_calls_per_minute", 30), pacing.get("max_concurrent", 10)
+        per_second = pacing.get("max_calls_per_second")
+        if per_second:
+            this_second = sorted(history.started(name, at - 1))
+            if len(this_second) >= per_second:
+                add("pacing", "wait", f"{len(this_second)} calls started in the last second (limit {per_second})",
+                    this_second[len(this_second) - per_second] + 1)
+                return out
         started = sorted(history.started(name, at - 60))
         if len(started) >= per_minute:
             add("pacing", "wait", f"{len(started)} calls started in the last minute (limit {per_minute})",
@@ -210,6 +229,19 @@ def _judge_one(contact: Contact, policy: Policy, at: float, history: History, st
             return out
         add("pacing", "allowed", f"{len(started)}/{per_minute} per minute, {running}/{concurrent} at once")
     return out
+
+
+def _local_day(at: float, zones: Iterable[str]) -> tuple[float, float]:
+    """The callee's "today" as instants: from the earliest local midnight among the zones to the
+    latest next one, so a call counts against the day in every zone it could be in."""
+    starts, ends = [], []
+    for zone in zones:
+        local = datetime.fromtimestamp(at, ZoneInfo(zone))
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        starts.append(midnight.timestamp())
+        ends.append(datetime.combine(midnight.date() + timedelta(days=1), midnight.time(),
+                                     ZoneInfo(zone)).timestamp())
+    return min(starts), max(ends)
 
 
 def verdict(decisions: list[Decision]) -> tuple[str, Decision | None]:

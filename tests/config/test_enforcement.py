@@ -66,8 +66,9 @@ def test_validate_warns_with_file_and_line_and_still_exits_0(tmp_path):
     proc = cb("validate", cwd=project(tmp_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.startswith("OK: 3 resources")
-    assert ("agents/fleet.yaml:10:3: warning[CB801] compliance_policy.us: attestation: the STIR/SHAKEN attestation "
-            "minimum is not enforced") in proc.stderr
+    assert ("agents/fleet.yaml:27:3: warning[CB801] number.main: options: number options are not read by any "
+            "number provider yet") in proc.stderr
+    assert "attestation" not in proc.stderr  # enforced for inbound calls: runner/compliance/inbound.py
     assert "recording_consent" not in proc.stderr  # enforced: runner/compliance/disclosure.py
     assert "number.main: options: number options are not read by any number provider yet" in proc.stderr
     as_json = json.loads(cb("validate", "--format", "json", cwd=tmp_path).stdout)
@@ -76,7 +77,7 @@ def test_validate_warns_with_file_and_line_and_still_exits_0(tmp_path):
 
 def test_plan_shows_the_warnings_too(tmp_path):
     proc = cb("plan", cwd=project(tmp_path))  # no runner at :9: the plan fails, after the warnings
-    assert "compliance_policy.us: attestation: the STIR/SHAKEN attestation minimum is not enforced yet" in proc.stderr
+    assert "number.main: options: number options are not read by any number provider yet" in proc.stderr
 
 
 def test_an_undeclared_field_is_not_warned_about(tmp_path):

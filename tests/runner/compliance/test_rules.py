@@ -147,3 +147,31 @@ def test_every_decision_is_recorded_allowed_ones_too():
     assert [(d.rule, d.outcome) for d in decisions] == [
         ("time_zone", "allowed"), ("calling_window", "allowed"), ("attempts", "allowed"), ("pacing", "allowed")]
     assert all(d.policy == "us" and d.detail for d in decisions)
+
+
+def test_a_daily_and_a_rolling_week_limit_hold_together():
+    # Tuesday 2026-01-13 15:00 UTC = 10:00 in New York
+    now = at(2026, 1, 13, 15, 0)
+    spec = {**FEDERAL, "attempts": {"max_per_number": 3, "window_hours": 168, "max_per_day": 1}}
+    # one call earlier today (New York's day): the daily limit waits until New York's next midnight
+    result, why = verdict(judge(Contact(NY), [Policy("p", spec)], now, Log(made=[now - 3600])))
+    assert result == "wait" and why.rule == "attempts" and "a day" in why.detail
+    assert why.until == at(2026, 1, 14, 5, 0)
+    # yesterday's call does not count against today, but three this week do: the week waits
+    assert verdict(judge(Contact(NY), [Policy("p", spec)], now, Log(made=[now - 20 * 3600])))[0] == "allowed"
+    week = [now - 6 * 86400, now - 3 * 86400, now - 86400]
+    result, why = verdict(judge(Contact(NY), [Policy("p", spec)], now, Log(made=week)))
+    assert result == "wait" and "168 h" in why.detail and why.until == now + 86400
+    # South Dakota's 605 is Denver and North Dakota Center: "today" began at the earlier midnight
+    sd_now = at(2026, 1, 13, 18, 0)
+    made = [at(2026, 1, 13, 6, 30)]  # 23:30 in Denver on the 12th, 00:30 in Central on the 13th
+    result, why = verdict(judge(Contact(SD), [Policy("p", spec)], sd_now, Log(made=made)))
+    assert result == "wait" and why.until == at(2026, 1, 14, 7, 0)  # Denver's next midnight
+
+
+def test_pacing_per_second():
+    now = at(2026, 1, 12, 15, 0)
+    pacing = {"pacing": {"max_calls_per_minute": 100, "max_concurrent": 50, "max_calls_per_second": 2}}
+    result, why = verdict(judge(Contact(NY), [Policy("p", pacing)], now, Log(started=[now - 0.5, now - 0.2])))
+    assert result == "wait" and "last second" in why.detail and why.until == now + 0.5
+    assert verdict(judge(Contact(NY), [Policy("p", pacing)], now, Log(started=[now - 1.5, now - 0.2])))[0] == "allowed"
