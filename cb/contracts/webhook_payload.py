@@ -106,6 +106,10 @@ class WebhookPayload(BaseModel):
         None, description="Inbound: Twilio's STIR/SHAKEN verification of the caller ID, e.g. TN-Validation-Passed-A.")
     provider_call_id: str | None = Field(None, description="The carrier's call id (Twilio CallSid).")
     sip_response_code: int | None = Field(None, description="The final SIP response code the carrier reported.")
+    sip_call_id: str | None = Field(None, description="SIP calls (provider: sip): the INVITE's Call-ID.")
+    remote_party: str | None = Field(
+        None, description="SIP calls: the far end as user@host:port (the caller inbound, the callee outbound).")
+    codec: str | None = Field(None, description="SIP calls: the negotiated codec, PCMU or PCMA.")
     error_code: int | None = Field(None, description="The carrier's error code when the call failed, e.g. 21215.")
     error_message: str | None = Field(None, description="The carrier's error message when the call failed.")
     metadata: dict[str, Any] | None = Field(None, description="The metadata the call was created with, as given.")

@@ -160,7 +160,9 @@ class OutboundSip:
     async def _voice(self) -> tuple[str, dict[str, str]] | None:
         """The runner's TwiML for the answered call: its Media Streams URL and parameters."""
         form = {"CallSid": self.sip_id[:200], "AccountSid": "sip", "From": self.dial.from_, "To": self.dial.to,
-                "Direction": "outbound-api", "CallStatus": "in-progress", "ApiVersion": "2010-04-01"}
+                "Direction": "outbound-api", "CallStatus": "in-progress", "ApiVersion": "2010-04-01",
+                "SipCallId": self.sip_id[:200], "SipCodec": self.call.codec or "",
+                "SipRemote": f"{self.dial.to}@{self.trunk.proxy[0]}:{self.trunk.proxy[1]}"}  # type: ignore[index]
         url = self.dial.voice_url
         async with httpx.AsyncClient(timeout=30) as client:
             resp = await client.post(url, data=form, headers={"X-Twilio-Signature": sign(url, form, self.token)})

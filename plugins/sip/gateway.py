@@ -64,6 +64,7 @@ class SipCall:
     sip_id: str = ""  # the SIP Call-ID
     outgoing: Any = None  # aiosipua's OutgoingCall (plugins/sip/dialer.py)
     status: int | None = None  # the final SIP status of the INVITE
+    remote: str = ""  # the far end, user@host:port (the record's remote_party)
 
 
 class Listener:
@@ -133,6 +134,8 @@ class Listener:
                      if (c.encoding_name or "").lower() == "telephone-event"), None)
         from_user = incoming.invite.from_addr.uri.user if incoming.invite.from_addr else None
         call = SipCall(incoming, found, number, caller=from_user or host, sip_id=incoming.call_id)
+        call.codec = CODECS[payload_type]
+        call.remote = f"{from_user or ''}@{host}:{incoming.source_addr[1]}"
         sip_id = incoming.call_id
         self.calls[sip_id] = call
         try:
@@ -165,7 +168,6 @@ class Listener:
                              on_dtmf=lambda digit: loop.call_soon_threadsafe(call.inbound.put_nowait, ("dtmf", digit)))
         answer, _ = negotiate_sdp(incoming.sdp_offer, local_ip=self.address[0], rtp_port=call.rtp.port,
                                   supported_codecs=[payload_type], dtmf_payload_type=dtmf or 0)
-        call.codec = CODECS[payload_type]
         call.status = 200
         incoming.accept(answer)
         call.rtp.start(remote, incoming.source_addr[0])
@@ -261,7 +263,9 @@ class SipGateway:
     async def webhook(self, call: SipCall, sip_id: str) -> tuple[tuple[str, dict[str, str]] | None, tuple[int, str]]:
         """Post the voice webhook as Twilio would; (stream URL, parameters) or the SIP refusal."""
         form = {"CallSid": sip_id[:200], "AccountSid": "sip", "From": call.caller[:64], "To": call.number,
-                "Direction": "inbound", "CallStatus": "ringing", "ApiVersion": "2010-04-01"}
+                "Direction": "inbound", "CallStatus": "ringing", "ApiVersion": "2010-04-01",
+                # cb's own fields for the record (Twilio never sends them; the local token signs them)
+                "SipCallId": sip_id[:200], "SipRemote": call.remote[:200], "SipCodec": call.codec or ""}
         url = self.settings.runner_url + "/twilio/voice"
         async with httpx.AsyncClient(timeout=30) as client:
             resp = await client.post(url, data=form, headers={"X-Twilio-Signature": sign(url, form, self.settings.local_token)})

@@ -64,6 +64,9 @@ ADDED_COLUMNS = {
     "metadata": "TEXT",  # JSON given with POST /v1/calls, echoed in the webhook
     "fallbacks": "TEXT",  # JSON list: each fallback provider that took over a part, and why
     "compliance": "TEXT",  # JSON list: every compliance decision {rule, policy, outcome, detail}
+    "sip_call_id": "TEXT",  # SIP calls: the Call-ID of the INVITE
+    "remote_party": "TEXT",  # SIP calls: the far end's URI user and address (caller inbound, callee outbound)
+    "codec": "TEXT",  # SIP calls: PCMU or PCMA, as negotiated
 }
 LATENCY_FIELDS = ("endpointing_ms", "stt_ms", "llm_first_token_ms", "tts_first_audio_ms", "total_ms")
 
@@ -100,6 +103,9 @@ class CallRecord:
     metadata: dict[str, Any] | None = None
     fallbacks: list[str] | None = None
     compliance: list[dict[str, Any]] | None = None
+    sip_call_id: str | None = None
+    remote_party: str | None = None
+    codec: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

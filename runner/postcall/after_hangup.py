@@ -101,6 +101,8 @@ def _call_facts(plan: Any, record: Any) -> dict[str, Any]:
         stir_verstat=getattr(record, "stir_verstat", None),
         provider_call_id=getattr(record, "provider_call_id", None),
         sip_response_code=getattr(record, "sip_response_code", None),
+        sip_call_id=getattr(record, "sip_call_id", None), remote_party=getattr(record, "remote_party", None),
+        codec=getattr(record, "codec", None),
         error_code=getattr(record, "error_code", None),
         error_message=getattr(record, "error", None) if getattr(record, "error_code", None) else None,
         metadata=getattr(plan, "metadata", None), fallbacks=getattr(record, "fallbacks", None),

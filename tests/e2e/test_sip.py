@@ -91,6 +91,8 @@ def test_sipp_calls_the_agent_over_rtp_and_hangs_up(sip_runner):
     record = calls[0]
     assert record.status == "completed" and record.end_reason == "caller_hangup", record
     assert record.agent == "agent.front-desk" and record.to_number == NUMBER
+    assert record.codec == "PCMA" and record.sip_response_code == 200 and record.sip_call_id
+    assert record.remote_party.startswith("sipp@127.0.0.1:")
     log = runner.log.read_text()
     assert "answered (PCMA)" in log and "Generating TTS [Thanks for calling" in log
 

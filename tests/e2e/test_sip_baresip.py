@@ -87,6 +87,9 @@ def test_the_runner_places_a_call_to_a_baresip_that_answers_and_hears_the_greeti
         assert "thanks for calling" in heard and "smile" in heard, (heard, phone.log.read_text()[-2000:])
         assert final.status == "completed" and final.sip_response_code == 200, final
         assert final.answered_by == "human" and final.provider_call_id
+        record = open_records(runner.state_dir).get(call.id)
+        assert record.sip_call_id == final.provider_call_id and record.codec == "PCMU"
+        assert record.remote_party == f"+14155550142@127.0.0.1:{phone_port}"
     finally:
         phone.stop()
         runner.stop()
