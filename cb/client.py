@@ -178,7 +178,14 @@ class Calls:
                            ("metadata", metadata)):
             if value is not None:
                 body[key] = value
-        return Call(self._runner.create_call(body))  # a refusal is a RunnerError (its body has the record)
+        made = self._runner.create_call(body)  # a refusal is a RunnerError (its body has the record)
+        if "id" not in made and isinstance(made.get("queued"), dict):
+            # The call waits in the dial queue (202): its id is the queue entry's (``q_…``), status
+            # ``waiting``; ``calls.queued()`` lists it with its reason, and the call's own record,
+            # once dialled, names it from the entry's ``call_id``.
+            entry = made["queued"]
+            return Call({**entry, "id": entry["id"], "status": entry.get("status", "waiting"), "queued": entry})
+        return Call(made)
 
     def get(self, call_id: str) -> Call:
         return Call(self._runner.get_call(call_id))
