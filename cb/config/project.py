@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 from pydantic import BaseModel, ValidationError
 
-from . import catalogue, checks, enforcement, pricecheck
+from . import catalogue, checks, dnc_files, enforcement, pricecheck
 from .diagnostics import Diagnostic
 from .fielderrors import convert, did_you_mean
 from .models import ADDRESS_PREFIX, API_VERSION, KINDS, ProjectFile, ToolPolicy
@@ -238,6 +238,7 @@ def _build(root: FsPath | None, files: list[FsPath], here: FsPath, diags: list[D
     # one problem, one message: a field the schema already rejected needs no second opinion
     taken = {(d.file, d.line, d.column) for d in diags}
     diags += [d for d in more if (d.file, d.line, d.column) not in taken]
+    diags += dnc_files.check([r for r in valid if r.kind == "CompliancePolicy"], project.root)
     agents = [r for r in valid if r.kind == "Agent"]
     diags += [d for d in catalogue.check(agents, project.settings.defaults.profile)
               if (d.file, d.line, d.column) not in taken]
