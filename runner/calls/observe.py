@@ -63,7 +63,7 @@ class CallObserver(BaseObserver):
         self.interruptions = 0
         self._on_turn = on_turn
         self._seen: set[int] = set()
-        self._t0 = time.monotonic()
+        self._t0 = self.t0 = time.monotonic()  # the call's start: tool calls count from it (ToolExecutor.origin)
         self._last_loud: float | None = None
         self._reset_turn()
         self._bot_speaking_turn = True  # the greeting is not a measured turn

@@ -97,6 +97,9 @@ class CallSession:
         self.answered_by = answered_by
         self.log.info("answered by %s (%s detector)", answered_by, source)
         await asyncio.to_thread(self.records.update, self.plan.call_id, answered_by=answered_by)
+        if source != "carrier":  # the carrier's verdict is in the events as its callback came
+            await asyncio.to_thread(self.records.event, self.plan.call_id, "runner", "amd",
+                                    answered_by=answered_by, detector=source)
         machine = answered_by.startswith("machine") or answered_by == "fax"
         if not machine:
             screening.decided, screening.closed = True, False
@@ -128,6 +131,7 @@ class CallSession:
         observers = hooks.observers_for(plan)
         observer = CallObserver(on_turn=self._on_turn, listeners=observers)
         tools = executor_for(plan, self._say, SessionControl(self.end, stream.call_sid, bool(stream.auth_token)))
+        tools.origin = observer.t0
         status = "failed"
         call = None
         self.metrics.active.inc()

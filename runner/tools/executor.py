@@ -65,6 +65,7 @@ class ToolCallRecord:
     latency_ms: float
     started_at: float
     attempts: int = 0
+    at_ms: float | None = None  # from the call's start on the observer's monotonic clock (the recording's axis)
     http_status: int | None = None
     filler_spoken: bool = False
     failure_spoken: bool = False
@@ -106,6 +107,8 @@ class ToolExecutor:
     #: tool name -> the egress policy it was applied with (a call passes them from its pinned
     #: revision; a tool missing here gets the strict default). None: ``egress.current()``.
     policies: Mapping[str, egress.Policy] | None = None
+    #: time.monotonic() at the call's start (its CallObserver's): each record's ``at_ms`` counts from it
+    origin: float | None = None
 
     @classmethod
     def for_agent(cls, tool_names: list[str], resources: Mapping[str, ToolSpec], say: Say, **kw: Any) -> "ToolExecutor":
@@ -202,7 +205,8 @@ class ToolExecutor:
             name=name, arguments=redact(args) if isinstance(args, dict) else {"raw": "[unparsed]"},
             ok=o.ok, status=o.status, latency_ms=round((time.monotonic() - t0) * 1000, 1),
             started_at=started, attempts=o.attempts, http_status=o.http_status, filler_spoken=filler,
-            failure_spoken=failure, error=o.error, result=o.result if o.ok else None)
+            failure_spoken=failure, error=o.error, result=o.result if o.ok else None,
+            at_ms=None if self.origin is None else round((t0 - self.origin) * 1000, 1))
         self.records.append(record)
         logged = {k: v for k, v in record.to_dict().items() if k != "result"}
         log.info("tool call %s", json.dumps(logged, default=str), extra={"cb": logged})
