@@ -228,6 +228,7 @@ class Outbound:
             extra["answered_by"] = form["AnsweredBy"]
         if form.get("ErrorCode", "").isdigit():
             extra["error_code"] = int(form["ErrorCode"])
+        await asyncio.to_thread(records.event, call_id, "carrier", status or "unknown", **extra)
         if extra:
             await asyncio.to_thread(records.update, call_id, **extra)
         if status in ("queued", "initiated", "ringing", "in-progress"):
@@ -248,6 +249,7 @@ class Outbound:
     async def amd(self, call: OutboundCall, answered_by: str) -> None:
         """The carrier's AnsweredBy (async AMD): to the call's screening, or kept until its stream starts."""
         call_id = call.plan.call_id
+        await asyncio.to_thread(self.service.records.event, call_id, "carrier", "amd", answered_by=answered_by)
         session = self.service.sessions.get(call_id)
         if session is not None and session.screening is not None:
             await session.screening.carrier(answered_by)

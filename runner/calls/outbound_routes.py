@@ -153,6 +153,7 @@ async def status(request: Request) -> Response:
             extra["carrier_duration_sec"] = int(form["CallDuration"])
         if form.get("SipResponseCode", "").isdigit():
             extra["sip_response_code"] = int(form["SipResponseCode"])
+        records.event(call_id, "carrier", (form.get("CallStatus") or "unknown").lower(), **extra)
         records.update(call_id, **extra)
     return Response(status_code=204)
 

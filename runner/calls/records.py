@@ -67,7 +67,9 @@ ADDED_COLUMNS = {
     "sip_call_id": "TEXT",  # SIP calls: the Call-ID of the INVITE
     "remote_party": "TEXT",  # SIP calls: the far end's URI user and address (caller inbound, callee outbound)
     "codec": "TEXT",  # SIP calls: PCMU or PCMA, as negotiated
+    "events": "TEXT",  # JSON list: the call's states and the carrier's callbacks, each {at, source, status, ...}
 }
+JSON_COLUMNS = ("metadata", "fallbacks", "compliance", "events")
 LATENCY_FIELDS = ("endpointing_ms", "stt_ms", "llm_first_token_ms", "tts_first_audio_ms", "total_ms")
 
 
@@ -106,6 +108,7 @@ class CallRecord:
     sip_call_id: str | None = None
     remote_party: str | None = None
     codec: str | None = None
+    events: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -136,12 +139,25 @@ class CallRecords:
     def create(self, rec: CallRecord) -> None:
         self._write(
             "INSERT INTO cb_calls (id, agent, agent_revision, state_serial, number, direction, from_number, "
-            "to_number, provider_call_id, created_at, status, stir_verstat, metadata, compliance) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "to_number, provider_call_id, created_at, status, stir_verstat, metadata, compliance, events) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (rec.id, rec.agent, rec.agent_revision, rec.state_serial, rec.number, rec.direction,
              rec.from_number, rec.to_number, rec.provider_call_id, rec.created_at, rec.status, rec.stir_verstat,
              json.dumps(rec.metadata) if rec.metadata is not None else None,
-             json.dumps(rec.compliance) if rec.compliance is not None else None))
+             json.dumps(rec.compliance) if rec.compliance is not None else None,
+             json.dumps([{"at": rec.created_at, "source": "runner", "status": rec.status}])))
+
+    def event(self, call_id: str, source: str, status: str, **detail: Any) -> None:
+        """Add a timed event to the call's history: ``runner`` (its own state changes) or ``carrier``
+        (a status or AMD callback, with what it said)."""
+        entry = {"at": now(), "source": source, "status": status,
+                 **{k: v for k, v in detail.items() if v not in (None, "")}}
+        with self._mutex:
+            row = self._conn.execute("SELECT events FROM cb_calls WHERE id = ?", (call_id,)).fetchone()
+            if row is None:
+                return
+            self._conn.execute("UPDATE cb_calls SET events = ? WHERE id = ?",
+                               (json.dumps(json.loads(row[0] or "[]") + [entry]), call_id))
 
     def update(self, call_id: str, **fields: Any) -> None:
         """Set some of the added columns, ``status`` or ``provider_call_id`` (a carrier's callback)."""
@@ -151,7 +167,7 @@ class CallRecords:
             raise ValueError(f"not updatable: {sorted(unknown)}")
         if not fields:
             return
-        values = [json.dumps(v) if k in ("metadata", "fallbacks", "compliance") else v for k, v in fields.items()]
+        values = [json.dumps(v) if k in JSON_COLUMNS else v for k, v in fields.items()]
         self._write(f"UPDATE cb_calls SET {', '.join(k + ' = ?' for k in fields)} WHERE id = ?", (*values, call_id))
 
     def advance(self, call_id: str, status: str) -> bool:
@@ -163,6 +179,7 @@ class CallRecords:
             if row is None or row[0] not in order or order.index(row[0]) >= order.index(status):
                 return False
             self._conn.execute("UPDATE cb_calls SET status = ? WHERE id = ?", (status, call_id))
+            self.event(call_id, "runner", status)
             return True
 
     def by_provider_id(self, provider_call_id: str) -> str | None:
@@ -173,6 +190,7 @@ class CallRecords:
 
     def started(self, call_id: str) -> None:
         self._write("UPDATE cb_calls SET status = 'in-progress', started_at = ? WHERE id = ?", (now(), call_id))
+        self.event(call_id, "runner", "in-progress")
 
     def add_turn(self, call_id: str, turn: int, latency: dict[str, float | None]) -> None:
         self._write(
@@ -183,6 +201,7 @@ class CallRecords:
                error: str | None = None) -> None:
         self._write("UPDATE cb_calls SET status = ?, end_reason = ?, ended_at = ?, transcript = ?, error = ? "
                     "WHERE id = ?", (status, end_reason, now(), json.dumps(transcript), error, call_id))
+        self.event(call_id, "runner", status, end_reason=end_reason)
 
     def get(self, call_id: str) -> CallRecord | None:
         with self._mutex:
@@ -195,9 +214,8 @@ class CallRecords:
                 (call_id,)).fetchall()
         data = dict(zip(names, row))
         data["transcript"] = json.loads(data["transcript"] or "[]")
-        data["metadata"] = json.loads(data["metadata"]) if data.get("metadata") else None
-        data["fallbacks"] = json.loads(data["fallbacks"]) if data.get("fallbacks") else None
-        data["compliance"] = json.loads(data["compliance"]) if data.get("compliance") else None
+        for name in JSON_COLUMNS:
+            data[name] = json.loads(data[name]) if data.get(name) else None
         data["turns"] = [dict(zip(("turn", *LATENCY_FIELDS), t)) for t in turns]
         return CallRecord(**data)
 

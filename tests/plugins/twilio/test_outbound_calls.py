@@ -127,6 +127,11 @@ def test_a_call_walks_twilios_states_and_amd_hangs_up_on_a_machine(fleet):
     assert record["status"] == "completed" and record["answered_by"] == "machine_start"
     assert record["voicemail"] == "hung_up" and record["end_reason"] == "voicemail"
     assert record["carrier_duration_sec"] == 4 and record["sip_response_code"] == 200
+    # Each callback is in the record with its time, beside the states it moved (the call page's events).
+    carrier = [(e["status"], e.get("answered_by")) for e in record["events"] if e["source"] == "carrier"]
+    assert carrier == [("initiated", None), ("ringing", None), ("in-progress", None), ("ringing", None),
+                       ("amd", "machine_start"), ("completed", None)], record["events"]
+    assert [e["status"] for e in record["events"] if e["source"] == "runner"][:3] == ["queued", "initiated", "ringing"]
     [delivery] = hook.wait_for(1, timeout=30)
     body = delivery.json()
     assert body["answered_by"] == "machine_start" and body["voicemail"] == "hung_up"
