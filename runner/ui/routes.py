@@ -1,5 +1,5 @@
 """The web pages' routes: /ui/calls (list), /ui/calls/ID (one call), its recording, static files,
-the signed-link door (/ui/open) and, under /v1 with the bearer token, the link maker and the
+an address's history (/ui/history/ADDRESS), the signed-link door (/ui/open) and, under /v1 with the bearer token, the link maker and the
 listing as JSON (what `cb calls list` shows).
 
 A page needs the runner's bearer token or the session cookie a signed link sets (``links``).
@@ -17,7 +17,8 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 
 from ..auth import require_token
-from . import links, listing
+from ..postcall.view import show_call
+from . import history, links, listing
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -79,6 +80,19 @@ def call_page(request: Request, call_id: str) -> HTMLResponse:
     if data is None:
         raise HTTPException(404, f"no call {call_id!r}")
     return templates.TemplateResponse(request, "call.html", data)
+
+
+@pages.get("/history/{address}", response_class=HTMLResponse, dependencies=[Depends(require_viewer)])
+def address_history(request: Request, address: str, call: str | None = None) -> HTMLResponse:
+    """Every revision of ADDRESS; with ?call=ID, the one that answered that call marked."""
+    pinned = show_call(_state(request), call) if call else None
+    if call and pinned is None:
+        raise HTTPException(404, f"no call {call!r}")
+    revisions = [r.to_dict(with_content=False) for r in request.app.state.cb.store.history(address)]
+    if not revisions:
+        raise HTTPException(404, f"no history for {address!r}")
+    marked = history.rows(revisions, pinned and pinned["state_serial"], pinned and pinned["agent_revision"])
+    return templates.TemplateResponse(request, "history.html", {"address": address, "revisions": marked, "call": pinned})
 
 
 @pages.get("/calls/{call_id}/recording.wav", dependencies=[Depends(require_viewer)])

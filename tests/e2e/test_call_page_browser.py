@@ -49,6 +49,7 @@ def test_the_call_list_and_a_call_page_in_a_real_browser(tmp_path, monkeypatch):
         assert httpx.get(f"{runner.url}/ui/calls").status_code == 401
         forged = httpx.get(f"{runner.url}/ui/open", params={"to": "/ui/calls", "exp": "9999999999", "sig": "0" * 64})
         assert forged.status_code == 403
+        assert httpx.get(f"{runner.url}/ui/history/agent.front-desk").status_code == 401
 
         out = CliRunner().invoke(cli, ["calls", "show", call_id, "--open", "--runner", runner.url])
         assert out.exit_code == 0, out.output
@@ -74,6 +75,14 @@ def test_the_call_list_and_a_call_page_in_a_real_browser(tmp_path, monkeypatch):
         assert browser.eval("document.getElementById('revision').textContent")
         assert "$0.0000" in browser.eval("document.getElementById('cost').textContent"), "the local stack is free"
         assert browser.eval("document.querySelectorAll('#cost-lines tbody tr').length") == 5
+        # The tool ran after the caller's turn ended (VAD quiet 0.6 s, then the LLM), placed on the
+        # recording's axis by its offset on the call's clock, not by the later media-start wall clock.
+        asked = browser.eval("parseFloat(document.querySelector('#track-caller .span').title.split('–')[1])")
+        booked = browser.eval("parseFloat(document.querySelector('#track-tools .span').dataset.start)")
+        assert booked > asked, (asked, booked)
+        states = browser.eval("[...document.querySelectorAll('#events tbody tr')].map(r => r.textContent)")
+        assert [s for s in states if "in-progress" in s] and [s for s in states if "completed" in s], states
+        assert browser.eval("document.querySelectorAll('#overlaps').length") == 1
         if SHOTS:
             browser.screenshot(SHOTS / "call-page.png")
         browser.screenshot(tmp_path / "call-page.png")
@@ -88,6 +97,14 @@ def test_the_call_list_and_a_call_page_in_a_real_browser(tmp_path, monkeypatch):
 
         violations = axe(browser)
         assert violations == [], violations
+
+        # The revision that answered, marked in its address's history.
+        pinned = browser.eval("document.getElementById('revision').textContent")
+        browser.goto(browser.eval("document.getElementById('revision-link').href"))
+        browser.wait_for("location.pathname === '/ui/history/agent.front-desk' && document.readyState === 'complete'")
+        answered = browser.eval("document.getElementById('answered').textContent")
+        assert "answered the call" in answered and pinned[:12] in answered, answered
+        assert axe(browser) == []
 
         browser.goto(f"{runner.url}/ui/calls?agent=front-desk")
         rows = browser.eval("[...document.querySelectorAll('#calls tbody tr')].map(r => r.textContent)")
