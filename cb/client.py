@@ -60,6 +60,13 @@ class RunnerClient:
                               "start it with `cb runner`, or point --runner / CB_RUNNER_URL at it") from None
         return self._decode(response)
 
+    def readiness(self) -> dict[str, Any]:
+        """``/readyz``'s body, ready (200) or not (503)."""
+        try:
+            return self._http.get("/readyz").json()
+        except (httpx.HTTPError, ValueError):
+            return {}
+
     def _decode(self, response: httpx.Response) -> dict[str, Any]:
         try:
             body = response.json()

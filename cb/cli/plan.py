@@ -37,6 +37,13 @@ def plan(paths: tuple[str, ...], fmt: str, out: str | None, detailed_exitcode: b
     with connect(runner_url, token_file, project) as client:
         result = make_plan(project, client, overwrite_drift=overwrite_drift,
                            cause=change_cause(project.root, message), targeted=bool(paths))
+        stale = (client.readiness().get("do_not_call_stale") or {}) if hasattr(client, "readiness") else {}
+    for name, sources in sorted(stale.items()):  # the runner's do-not-call URLs whose last fetch failed
+        for s in sources:
+            kept = (f"calls use the list fetched at {s['last_refresh']}" if s.get("cached")
+                    else "no list was ever read, so every call of the policy is refused")
+            click.echo(f"warning: compliance_policy.{name} do_not_call[{s['source']}]: its URL could not be read "
+                       f"({s.get('error')}); {kept}", err=True)
     if result.errors:
         raise UserError("cannot plan:\n  " + "\n  ".join(result.errors))
     click.echo(render(result, fmt))

@@ -257,10 +257,14 @@ class CallingWindow(Strict):
         return self
 
 
-class DoNotCallSource(Strict):
+class DoNotCallSource(_AddedFields):
+    _added = ("refresh_minutes",)
     type: Literal["file", "url", "numbers"]
     path: str | None = None
-    url: str | None = None
+    url: str | None = Field(None, description="https (or http to loopback) serving E.164 numbers, one a line: "
+                            "fetched by the runner on apply and every refresh_minutes, the last good list kept.")
+    refresh_minutes: int | None = Field(None, ge=1, le=7 * 24 * 60,
+                                        description="How often the runner fetches a url source again (default 60).")
     numbers: list[E164] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -269,6 +273,8 @@ class DoNotCallSource(Strict):
         if not need:
             field = {"file": "path", "url": "url", "numbers": "numbers"}[self.type]
             raise ValueError(f"a do-not-call source of type {self.type!r} needs `{field}`")
+        if self.url and not self.url.startswith(("https://", "http://")):
+            raise ValueError("a do-not-call url is https:// (or http:// to the runner's loopback)")
         return self
 
 

@@ -237,9 +237,12 @@ def readyz(request: Request) -> JSONResponse:
     if ready and live and len(missing) == len(live):
         ready, why = False, ("no agent can take a call: each lacks environment variables on the runner ("
                              + "; ".join(f"{a}: {', '.join(m)}" for a, m in missing.items()) + ")")
+    dialing = getattr(request.app.state, "dialing", None)  # do-not-call URLs whose last fetch failed (names only)
+    stale = dialing.url_lists.stale(service.store.snapshot()) if dialing is not None else {}
     return JSONResponse({"ready": ready, "reason": why if ready or why != "ok" else "starting",
                          "calls": len(service.sessions), "max_calls": service.max_calls,
-                         "loop_lag_ms": round(service.loop_lag * 1000, 1), "agents_missing_env": missing},
+                         "loop_lag_ms": round(service.loop_lag * 1000, 1), "agents_missing_env": missing,
+                         "do_not_call_stale": stale},
                         status_code=200 if ready else 503)
 
 

@@ -34,6 +34,7 @@ from ..calls.records import CallRecord
 from . import zones
 from .clock import SystemClock
 from .disclosure import for_call
+from .dnc_urls import UrlLists
 from .queue import DbHistory, DialQueue, Entry
 from .rules import Contact, Decision, Policy, judge, verdict
 
@@ -45,7 +46,7 @@ TICK_SEC = 0.5
 
 def read_dnc(source: dict[str, Any], base: Path | None) -> tuple[set[str], str | None]:
     """One do-not-call source: (numbers, error). A file holds E.164 numbers, one a line (a CSV's
-    first column; # comments). A URL source is not fetched yet: it is an error, so nobody is called."""
+    first column; # comments). URL sources are read from their cache (``dnc_urls.UrlLists.read``)."""
     kind = source.get("type")
     if kind == "numbers":
         return set(source.get("numbers") or []), None
@@ -63,7 +64,7 @@ def read_dnc(source: dict[str, Any], base: Path | None) -> tuple[set[str], str |
             if cell.startswith("+"):
                 out.add(cell)
         return out, None
-    return set(), f"{source.get('url')}: URL do-not-call sources are not fetched by the runner yet"
+    return set(), f"unknown do-not-call source type {kind!r}"
 
 
 class Dialing:
@@ -75,6 +76,7 @@ class Dialing:
                                ["rule", "outcome"], registry=registry or CollectorRegistry())
         self.clock = clock or SystemClock()
         self.project_dir = project_dir
+        self.url_lists = UrlLists(queue.conn, queue.mutex, self.clock)
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
@@ -96,7 +98,8 @@ class Dialing:
             numbers: set[str] = set()
             errors = []
             for source in spec.get("do_not_call") or []:
-                found, error = read_dnc(source, self.project_dir)
+                found, error = (self.url_lists.read(source) if source.get("type") == "url"
+                                else read_dnc(source, self.project_dir))
                 numbers |= found
                 if error:
                     errors.append(error)
@@ -251,8 +254,10 @@ class Dialing:
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self.run())
+        self.url_lists.start(self.outbound.service.store)
 
     async def stop(self) -> None:
+        await self.url_lists.stop()
         if self._task is not None:
             self._task.cancel()
             try:
