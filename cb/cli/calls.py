@@ -148,6 +148,31 @@ def show(call_id: str, state_dir: str | None, runner_url: str | None, token_file
     click.echo(render(_call(state_dir, call_id, runner_url, token_file)))
 
 
+def _compliance_export(runner_url: str | None, token_file: str | None, since: str | None, until: str | None,
+                       fmt: str) -> str:
+    """The runner's decisions (``GET /v1/compliance/decisions``) as CSV (a header row) or JSON."""
+    import csv
+    import io
+
+    from cb.client import RunnerError
+
+    from .common import connect
+
+    params = {k: v for k, v in (("since", since), ("until", until)) if v}
+    with connect(runner_url, token_file) as client:
+        try:
+            body = client._call("GET", "/v1/compliance/decisions", params=params or None)
+        except RunnerError as exc:
+            raise UserError(f"cannot export the compliance decisions: {exc}") from None
+    if fmt == "json":
+        return json.dumps(body["decisions"], indent=2) + "\n"
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=body["fields"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(body["decisions"])
+    return buf.getvalue()
+
+
 def _open_page(call_id: str, runner_url: str | None, token_file: str | None) -> None:
     """The runner signs the link (its own key): the token never goes into a browser."""
     import webbrowser
@@ -169,13 +194,32 @@ def _open_page(call_id: str, runner_url: str | None, token_file: str | None) -> 
 
 
 @calls.command()
-@click.argument("call_id")
+@click.argument("call_id", required=False)
 @where
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write to a file instead of stdout.")
-def export(call_id: str, state_dir: str | None, runner_url: str | None, token_file: str | None,
-           out: str | None) -> None:
-    """Everything about one call as JSON (the record, transcript, tools, returns, latency, webhooks)."""
-    text = json.dumps(_call(state_dir, call_id, runner_url, token_file), indent=2, default=str) + "\n"
+@click.option("--compliance", is_flag=True, help="Every compliance decision in a date range, not one call.")
+@click.option("--since", metavar="DATE", help="--compliance: from this date or ISO time (UTC).")
+@click.option("--until", metavar="DATE", help="--compliance: through this date (or before this ISO time).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True,
+              help="--compliance: the file's format.")
+def export(call_id: str | None, state_dir: str | None, runner_url: str | None, token_file: str | None,
+           out: str | None, compliance: bool, since: str | None, until: str | None, fmt: str) -> None:
+    """Everything about one call as JSON (the record, transcript, tools, returns, latency, webhooks),
+    or with --compliance every compliance decision in a date range, for an audit.
+
+    \b
+    Examples:
+      cb calls export CALL_ID --out call.json
+      cb calls export --compliance --since 2026-01-01 --until 2026-01-31 --out january.csv
+    """
+    if compliance:
+        if call_id:
+            raise UserError("--compliance exports every call's decisions: drop CALL_ID, or drop --compliance")
+        text = _compliance_export(runner_url, token_file, since, until, fmt)
+    elif not call_id:
+        raise UserError("name a call (cb calls export CALL_ID), or export the decisions with --compliance")
+    else:
+        text = json.dumps(_call(state_dir, call_id, runner_url, token_file), indent=2, default=str) + "\n"
     if out:
         Path(out).write_text(text)
         click.echo(f"wrote {out}", err=True)

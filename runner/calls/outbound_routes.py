@@ -114,6 +114,21 @@ async def queued(request: Request, agent: str | None = None, all: bool = False) 
     return JSONResponse({"queue": [e.to_dict() for e in entries], "counts": queue.counts()})
 
 
+@admin.get("/compliance/decisions")
+async def compliance_decisions(request: Request, since: str | None = None, until: str | None = None) -> JSONResponse:
+    """Every compliance decision judged in [since, until) (dates or ISO times; runner/compliance/audit.py)."""
+    from ..compliance import audit
+
+    try:
+        start, end = audit.bound(since, False), audit.bound(until, True)
+    except audit.BadRange as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    queue = request.app.state.dialing.queue
+    rows = audit.decisions(queue.conn, queue.mutex, start if start is not None else 0.0,
+                           end if end is not None else 253402300799.0)  # 9999-12-31T23:59:59
+    return JSONResponse({"decisions": rows, "fields": list(audit.FIELDS)})
+
+
 @admin.delete("/calls/{call_id}")
 async def hang_up(call_id: str, request: Request) -> JSONResponse:
     try:
@@ -128,6 +143,9 @@ async def _signed_form(request: Request) -> dict[str, str] | None:
     url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
     via = signed_by(url, form, request.headers.get("X-Twilio-Signature", ""),
                     twilio_token=os.environ.get("TWILIO_AUTH_TOKEN"), local=request.app.state.local_token)
+    if via is None and url != str(request.url):  # the SIP gateway signs the address it posted to, as in voice()
+        via = signed_by(str(request.url), form, request.headers.get("X-Twilio-Signature", ""),
+                        twilio_token=None, local=request.app.state.local_token)
     if via is None:
         request.app.state.calls.metrics.webhook_rejected.labels("signature").inc()
         return None
@@ -155,7 +173,19 @@ async def status(request: Request) -> Response:
             extra["sip_response_code"] = int(form["SipResponseCode"])
         records.event(call_id, "carrier", (form.get("CallStatus") or "unknown").lower(), **extra)
         records.update(call_id, **extra)
+        await _release_pending(request.app.state.calls, call_id, (form.get("CallStatus") or "").lower())
     return Response(status_code=204)
+
+
+async def _release_pending(service: Any, call_id: str, status: str) -> None:
+    """An inbound call that ended before its stream connected (canceled while ringing) is ended now:
+    its place is freed and its record closed, with the post-call hooks, instead of left pending."""
+    if status in ("canceled", "busy", "no-answer", "failed", "completed"):
+        pending = service.release(call_id, status)
+        if pending is not None:
+            from .hooks import call_ended
+            await call_ended(pending.plan, service.records.get(call_id),
+                             {"tool_records": [], "turns": [], "context": pending.plan.context, "observers": []})
 
 
 @callbacks.post("/twilio/amd")
