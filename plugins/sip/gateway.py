@@ -154,7 +154,9 @@ class Listener:
         incoming = call.incoming
         incoming.ringing()
         target, refusal = await self.gateway.webhook(call, incoming.call_id)
-        if call.ended.is_set():  # CANCEL while the runner decided
+        if call.ended.is_set():  # CANCEL while the runner decided: an admitted call is released, not left pending
+            if target is not None:
+                await self.gateway.status(target[1].get("call_id", ""), call, "canceled")
             return
         if target is None:
             call.status, reason = refusal
@@ -284,6 +286,17 @@ class SipGateway:
             if "not in service" in resp.text:
                 return None, (404, "Not Found")
             return None, (480, "Temporarily Unavailable")
+
+    async def status(self, call_id: str, call: SipCall, status: str) -> None:
+        """Post a status callback as Twilio would (``/twilio/status``), signed with the local token."""
+        form = {"CallSid": call.sip_id[:200], "AccountSid": "sip", "CallStatus": status,
+                "SipResponseCode": str(call.status or 487)}
+        url = f"{self.settings.runner_url}/twilio/status?call={call_id}"
+        try:
+            async with httpx.AsyncClient(timeout=10) as client:
+                await client.post(url, data=form, headers={"X-Twilio-Signature": sign(url, form, self.settings.local_token)})
+        except httpx.HTTPError as exc:  # the runner's pending timer ends the call instead
+            log.warning("SIP call %s: status %s not delivered: %s", call.sip_id[:60], status, exc)
 
     async def bridge(self, call: SipCall, stream_url: str, params: dict[str, str]) -> None:
         """Carry the call over the runner's Media Streams WebSocket until either side ends it."""

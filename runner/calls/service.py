@@ -160,6 +160,17 @@ class CallService:
                 self.sessions[call_id] = session_for(pending)
             return self.pending.pop(call_id)
 
+    def release(self, call_id: str, status: str) -> Pending | None:
+        """A pending call whose far end gave up before its stream came (the caller's CANCEL while the
+        webhook was in flight): free its place and end its record with the carrier's final status now,
+        not when the pending timer would. None when the call is not pending (streaming or gone)."""
+        with self._admitting:
+            pending = self.pending.pop(call_id, None)
+        if pending is not None:
+            log.info("call %s %s before its media stream connected", call_id, status)
+            self.records.finish(call_id, status, status.replace("-", "_"), [], None)
+        return pending
+
     def _expire(self) -> None:
         now = time.monotonic()
         for call_id in [c for c, p in list(self.pending.items()) if p.expires < now]:

@@ -185,3 +185,94 @@ def test_rfc4733_digits_reach_the_agent_as_a_user_turn(sip_runner):
         time.sleep(0.2)
     said = [t["text"] for t in calls[0].transcript or [] if t["role"] == "caller"]
     assert any("DTMF: 1" in text for text in said), calls[0].transcript
+
+
+def records_when(runner, done, within: float = 30):
+    """The call records once ``done(records)`` holds (or at the deadline)."""
+    deadline = time.monotonic() + within
+    while True:
+        calls = open_records(runner.state_dir).list(100, None)
+        if done(calls) or time.monotonic() > deadline:
+            return calls
+        time.sleep(0.2)
+
+
+def test_cancel_while_the_webhook_is_in_flight_ends_the_call_as_canceled(sip_runner):
+    runner, port = sip_runner
+    done = sipp(port, "-sf", str(SCENARIOS / "cancel.xml"))  # CANCEL on 180, sent just before the webhook
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    calls = records_when(runner, lambda calls: calls and calls[0].status == "canceled", within=10)
+    assert calls and calls[0].status == "canceled", calls  # not left pending until its timer
+    assert calls[0].end_reason == "canceled" and calls[0].sip_response_code == 487
+    assert httpx.get(runner.url + "/readyz").json()["calls"] == 0
+
+
+@pytest.fixture
+def hangs_up_on_a_digit(tmp_path):
+    from cb.plugins.scripted.script import parse
+    from cb.plugins.scripted.server import ScriptedLLMServer
+
+    script = {"turns": [{"match": "(?i)dtmf", "say": "Goodbye!", "tool_calls": [{"name": "end_call"}]}],
+              "default": "Sorry?"}
+    with ScriptedLLMServer(parse(script)) as server:
+        yield server
+
+
+def test_the_agent_hangs_up_with_a_bye(tmp_path, hangs_up_on_a_digit):
+    from .harness import write_project
+
+    project = write_project(tmp_path / "fleet", llm_url=hangs_up_on_a_digit.url)
+    port = udp_port()
+    sip_number(project, port)
+    runner = start_runner(project, tmp_path / "state")
+    try:
+        assert runner.apply(project)[0] == 0
+        done = sipp(port, "-sf", str(SCENARIOS / "agent_bye.xml"), timeout=70)  # waits for the runner's BYE
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        calls = records_when(runner, lambda calls: calls and calls[0].status == "completed")
+        assert calls[0].end_reason == "end_call", calls[0]
+    finally:
+        runner.stop()
+
+
+def test_fifty_invites_at_once_against_ten_places(tmp_path, project):
+    port = udp_port()
+    sip_number(project, port)
+    runner = start_runner(project, tmp_path / "state", env={"CB_MAX_CALLS": "10", "CB_DRAIN_SECS": "2"})
+    try:
+        assert runner.apply(project)[0] == 0
+        stats = tmp_path / "flood.csv"
+        done = subprocess.run(["sipp", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", "0", "-s", NUMBER,
+                               f"127.0.0.1:{port}", "-sf", str(SCENARIOS / "flood.xml"), "-m", "50", "-l", "50",
+                               "-r", "50", "-rp", "100", "-nostdin", "-timeout", "60s", "-timeout_error",
+                               "-trace_stat", "-stf", str(stats), "-fd", "1"],
+                              capture_output=True, text=True, timeout=80, cwd=pcap_folder())
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]  # every INVITE got 200 or 486
+        calls = records_when(runner, lambda calls: all(c.status == "completed" for c in calls))
+        assert 1 <= len(calls) <= 10, [c.status for c in calls]  # the other 40+ were refused before admission
+        assert runner.log.read_text().count(" refused: ") >= 50 - len(calls)  # at capacity (or the loop late)
+        assert httpx.get(runner.url + "/healthz").status_code == 200
+        assert runner.proc.poll() is None
+    finally:
+        runner.stop()
+
+
+def test_while_draining_an_invite_is_480(tmp_path, project):
+    port = udp_port()
+    sip_number(project, port)
+    runner = start_runner(project, tmp_path / "state", env={"CB_DRAIN_SECS": "20"})
+    try:
+        assert runner.apply(project)[0] == 0
+        first = subprocess.Popen(["sipp", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", "0", "-s", NUMBER,
+                                  f"127.0.0.1:{port}", "-sn", "uac", "-d", "8000", "-m", "1", "-nostdin"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            assert logged(runner, "answered (PCMU)", within=20)
+            runner.proc.terminate()  # SIGTERM: drain the call in progress, refuse new ones
+            assert logged(runner, "draining", within=10)
+            done = sipp(port, "-sf", refused(tmp_path, 480), "-key", "codec", "0", "-key", "codec_name", "PCMU")
+            assert done.returncode == 0, done.stdout[-2000:]
+        finally:
+            assert first.wait(30) == 0  # the call in progress finished with its own BYE
+    finally:
+        runner.stop()
