@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from cb.providers import credentials as provider_credentials
 from cb.providers.base import ProviderError
@@ -28,7 +28,7 @@ from cb.state.store import Change, StateStore
 from cb.state.types import Cause, thaw
 
 from .integrity import check_binding, check_documents, check_hashes, fingerprint
-from .references import dangling
+from .references import dangling, state_after
 
 log = logging.getLogger("cb.apply")
 
@@ -59,6 +59,10 @@ class Engine:
         self._live_credentials: tuple[tuple[int, str], dict[str, dict[str, list[str]]]] | None = None
         #: the profile of an agent that names none: the one its calls get (`CB_PROFILE`, as the call path)
         self.default_profile = getattr(providers.settings, "profile", None) or os.environ.get("CB_PROFILE") or "local"
+        #: asked before anything is committed, with address -> (kind, content) as the change set would
+        #: leave the state; each raises StateError when this runner could not serve it (the runner's
+        #: call transports: a SIP listen address it cannot bind)
+        self.before_commit: list[Callable[[dict[str, tuple[str, Any]]], None]] = []
 
     # ------------------------------------------------------------------ reading
     def state_view(self, refresh: bool = False) -> dict[str, Any]:
@@ -177,6 +181,8 @@ class Engine:
             raise StateError("the change set was refused, nothing was applied:\n  " + "\n  ".join(problems))
         check_documents(snap.resources, changes)
         self.check_credentials(changes)
+        for check in self.before_commit:
+            check(state_after(snap.resources, changes))
         external, runner_side = [], []
         for change in changes:
             provider = None

@@ -103,6 +103,24 @@ def references(by_kind: dict[str, dict[str, "Resource"]]) -> Iterator[Diagnostic
             yield _ref(n, ("spec", "agent"), "Agent", agent, agents)
 
 
+def number_options(numbers: Iterable["Resource"]) -> Iterator[Diagnostic]:
+    """A Number's ``options`` as the transport serving its provider reads them (a sip trunk's listen,
+    allow and proxy), through the plugin registry: what the runner would refuse at load, said now."""
+    from cb.providers.transport import option_problems
+
+    for n in numbers:
+        options, provider = _at(n, "options", kind=dict), _at(n, "provider", kind=str)
+        if not options or not provider:
+            continue
+        try:
+            found = option_problems(provider, options)
+        except Exception as exc:  # noqa: BLE001 - a plugin that cannot load: the apply says so too
+            found = [("CB102", "", f"options: the {provider} transport cannot check them: {exc}", "")]
+        for code, key, message, fix in found:
+            path = ("spec", "options", key) if key in options else ("spec", "options")
+            yield _diag(n, path, code, message, fix, at_key=True)
+
+
 def _schema_problem(r: "Resource", path: tuple, schema: Any, what: str) -> Iterator[Diagnostic]:
     if not isinstance(schema, dict) or not jsonschema_rs.meta.is_valid(schema):
         yield from _explain_schema(r, path, schema, what)
@@ -271,6 +289,7 @@ def run(resources: list["Resource"], partial: list["Resource"], settings: Projec
     diags += inline_secrets(unique)
     diags += tool_env(by_kind["Tool"].values(), settings.tools)
     diags += urls(unique)
+    diags += number_options(by_kind["Number"].values())
     by_address: dict[str, "Resource"] = {}
     for r in resources:
         by_address.setdefault(r.address, r)

@@ -36,6 +36,10 @@ class CallTransport(Protocol):
     def close(self) -> None:
         """Stop listening; calls in progress are hung up."""
 
+    # Optional: ``check(numbers)`` raises ProviderError when ``sync`` could not serve them (the apply
+    # asks before it commits); ``validate_options(options)`` (static) lists a Number's option
+    # problems as (code, option, problem, fix) for ``cb validate``.
+
 
 def transport_names() -> set[str]:
     return {ep.name for ep in entry_points(group=GROUP)}
@@ -44,3 +48,13 @@ def transport_names() -> set[str]:
 def load_transport(name: str, settings: TransportSettings) -> CallTransport:
     factory = [ep for ep in entry_points(group=GROUP) if ep.name == name][0].load()
     return factory.from_settings(settings)
+
+
+def option_problems(provider: str, options: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
+    """What the ``provider`` transport finds wrong with a Number's ``options``: (code, option, problem, fix).
+    [] when no installed transport serves that provider or it does not check options."""
+    found = [ep for ep in entry_points(group=GROUP) if ep.name == provider]
+    if not found:
+        return []
+    check = getattr(found[0].load(), "validate_options", None)
+    return list(check(options)) if check is not None else []

@@ -38,7 +38,7 @@ from cb.providers.base import ProviderError
 from cb.providers.transport import TransportSettings
 
 from .rtp import RtpStream
-from .trunk import Trunk, TrunkError, trunk
+from .trunk import Trunk, TrunkError, problems, trunk
 
 log = logging.getLogger("cb.plugins.sip")
 
@@ -217,6 +217,32 @@ class SipGateway:
         if cls._shared is None or cls._shared.settings != settings:
             cls._shared = cls(settings)
         return cls._shared
+
+    @staticmethod
+    def validate_options(options: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
+        """What is wrong with a sip Number's ``options`` (``cb validate``): (code, option, problem, fix)."""
+        return problems(options)
+
+    def check(self, numbers: list[Mapping[str, Any]]) -> None:
+        """Could ``sync`` serve these Numbers? Binds each listen address it does not hold yet, then lets
+        it go; ProviderError naming every address it cannot bind. Changes nothing."""
+        try:
+            trunks = [trunk(spec) for spec in numbers]
+        except TrunkError as exc:
+            raise ProviderError(str(exc)) from exc
+        import socket
+
+        failed = []
+        for host, port in sorted({t.listen for t in trunks} - set(self.listeners)):
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            with socket.socket(family, socket.SOCK_DGRAM) as probe:
+                try:
+                    probe.bind((host, port))
+                except OSError as exc:
+                    failed.append(f"cannot listen for SIP on {host}:{port} (UDP): {exc.strerror or exc}")
+        if failed:
+            raise ProviderError("; ".join(failed) + "; pick a free port (and an address of this host) in the "
+                                "Number's options.listen")
 
     def _run(self, coro: Any, timeout: float = 10) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)

@@ -4,6 +4,8 @@ Installed as an ``EXTENSIONS`` entry. At start-up and after every change of the 
 installed transport whose provider some Number names is handed that provider's Numbers; a
 transport no Number needs any more is closed. A transport that cannot serve what is declared
 (an address it cannot bind) logs why, in the operator's words, and keeps serving what it can.
+Before an apply commits, each transport is asked whether it could serve the Numbers the change set
+leaves (``Engine.before_commit``): one that cannot bind a declared address refuses the apply.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from fastapi import FastAPI
 
 from cb.providers.base import ProviderError
 from cb.providers.transport import CallTransport, TransportSettings, load_transport, transport_names
+from cb.state.errors import StateError
 
 
 class Transports:
@@ -48,6 +51,27 @@ class Transports:
                     self.errors[name] = str(exc)
                     self.ctx.log.error("%s transport: %s", name, exc)
 
+    def check(self, after: dict[str, tuple[str, Any]]) -> None:
+        """Refuse (StateError) a change set whose Numbers a transport could not serve, before it commits."""
+        names, wanted = transport_names(), {}
+        for address, (kind, content) in sorted(after.items()):
+            if kind == "Number" and content and content["spec"].get("provider", "local") in names:
+                wanted.setdefault(content["spec"].get("provider", "local"), []).append((address, content["spec"]))
+        problems = []
+        with self._lock:
+            for name, numbers in sorted(wanted.items()):
+                try:
+                    if name not in self.running:
+                        self.running[name] = load_transport(name, self.settings)
+                    check = getattr(self.running[name], "check", None)
+                    if check is not None:
+                        check([spec for _, spec in numbers])
+                except ProviderError as exc:
+                    problems.append(f"{', '.join(a for a, _ in numbers)}: {exc}")
+        if problems:
+            raise StateError("the change set was refused, nothing was applied: this runner cannot serve its "
+                             "numbers\n  " + "\n  ".join(problems))
+
     def close(self) -> None:
         with self._lock:
             for transport in self.running.values():
@@ -65,3 +89,5 @@ def install(app: FastAPI, ctx: Any) -> None:
     ctx.startup.append(lambda: transports.sync(ctx.store.snapshot()))
     ctx.shutdown.append(transports.close)
     ctx.store.subscribe(transports.sync)
+    if ctx.engine is not None:
+        ctx.engine.before_commit.append(transports.check)

@@ -276,3 +276,23 @@ def test_while_draining_an_invite_is_480(tmp_path, project):
             assert first.wait(30) == 0  # the call in progress finished with its own BYE
     finally:
         runner.stop()
+
+
+def test_an_apply_whose_listen_address_cannot_be_bound_is_refused(tmp_path, project):
+    taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    taken.bind(("127.0.0.1", 0))
+    port = taken.getsockname()[1]
+    sip_number(project, port)
+    runner = start_runner(project, tmp_path / "state")
+    try:
+        code, out = runner.apply(project)
+        assert code != 0, out
+        assert f"number.front-desk-sip: cannot listen for SIP on 127.0.0.1:{port} (UDP)" in out, out
+        assert "nothing was applied" in out, out
+        taken.close()  # the address is free now: the same change set, still unapplied, goes through
+        code, out = runner.apply(project)
+        assert code == 0 and "number.front-desk-sip" in out, out
+        assert logged(runner, f"SIP: listening on 127.0.0.1:{port}")
+    finally:
+        taken.close()
+        runner.stop()
