@@ -54,10 +54,12 @@ class Trunk:
         return any(address in network for network in self.allow)
 
 
-NOT_YET = {"digest": "digest authentication is not supported yet: remove options.digest and restrict the "
-                     "trunk with options.allow (the peers' addresses or CIDRs)",
-           "register": "registering with a registrar is not supported yet: remove options.register; the "
-                       "runner places calls through options.proxy"}
+NOT_YET = {  # option -> (what is missing, the fix)
+    "digest": ("digest authentication is not supported yet",
+               "remove options.digest and restrict the trunk to its peers' addresses or CIDRs with options.allow"),
+    "register": ("registering with a registrar is not supported yet",
+                 "remove options.register; the runner places calls through options.proxy"),
+}
 
 
 def problems(options: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
@@ -66,8 +68,8 @@ def problems(options: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
     out = []
     for key in sorted(set(options) - KNOWN, key=str):
         if key in NOT_YET:
-            message, _, fix = NOT_YET[key].partition(": ")
-            out.append(("CB102", str(key), f"options.{key}: {message}", fix))
+            message, fix = NOT_YET[key]
+            out.append(("CB102", str(key), f"options.{key} is not a SIP trunk option: {message}", fix))
         else:
             guess = did_you_mean(str(key), KNOWN)
             out.append(("CB101", str(key), f"options.{key} is not a SIP trunk option",

@@ -38,6 +38,7 @@ def test_each_bad_option_is_named_at_its_line(tmp_path):
     assert found[0].startswith("agents/n.yaml:8 CB102 options.listen '127.0.0.1:99999': the port must be 1-65535")
     assert found[1].startswith("agents/n.yaml:9 CB102 options.allow: '10.0.0.0/33'")
     assert found[2].startswith("agents/n.yaml:10 CB102 options.proxy 'carrier:5060' is not ADDRESS:PORT")
-    assert found[3].startswith("agents/n.yaml:11 CB102 options.digest: digest authentication is not supported yet")
+    assert found[3].startswith("agents/n.yaml:11 CB102 options.digest is not a SIP trunk option: digest "
+                             "authentication is not supported yet")
     assert found[4] == "agents/n.yaml:12 CB101 options.lisen is not a SIP trunk option | did you mean 'listen'?"
     assert len(found) == 5, found
