@@ -11,7 +11,8 @@ raw ``POST /v1/apply``), inside the runner, so no front door can skip it:
    hand edit of a saved plan's documents is refused, naming the address;
 3. the whole of `cb validate` (cb.config.checks: schema, references against the state the change
    set would produce, templates, inline secrets, URLs, and each HTTP tool's ``${env:}`` against
-   the tools policy it carries) on the documents about to be committed.
+   the tools policy it carries) on the documents about to be committed; a do-not-call file source
+   must carry its numbers (cb.config.dnc_files.applied), as the runner never reads a list's file.
 
 A refusal raises StateError before anything is touched: no revision, no history row, no
 provider call.
@@ -23,6 +24,7 @@ from collections import defaultdict
 from typing import Any, Iterable, Mapping
 
 from cb.config import checks
+from cb.config.diagnostics import Diagnostic
 from cb.config.models import APPLIED_KINDS, ToolPolicy
 from cb.config.project import Resource
 from cb.config.yamlsafe import Document
@@ -85,6 +87,11 @@ def check_documents(live: Mapping[str, Any], changes: list[Any]) -> None:
     for r in mine:  # each HTTP tool against the tools policy it is applied with
         if r.kind == "Tool":
             diags += checks.tool_env([r], r.model.policy or ToolPolicy())
+        if r.kind == "CompliancePolicy":  # a file list is applied as its numbers, never read by the runner
+            diags += [Diagnostic(r.file, 1, 1, "CB102", r.address,
+                                 f"do_not_call[{i}]: the file source {s.path!r} carries no numbers",
+                                 "plan it with a cb that applies a file's numbers with its policy")
+                      for i, s in enumerate(r.model.spec.do_not_call) if s.type == "file" and not s.sha256]
     errors = [d for d in diags if d.severity == "error"]
     if errors:
         lines = [f"{d.address}: {d.code} {d.message}" + (f" ({d.hint})" if d.hint else "") for d in errors]

@@ -275,7 +275,12 @@ class DoNotCallSource(_AddedFields):
             raise ValueError(f"a do-not-call source of type {self.type!r} needs `{field}`")
         if self.url and not self.url.startswith(("https://", "http://")):
             raise ValueError("a do-not-call url is https:// (or http:// to the runner's loopback)")
+        if self.numbers and self.type != "numbers" and not (self.type == "file" and self._applied):
+            raise ValueError(f"`numbers` belongs to a source of type 'numbers'; a {self.type!r} source's numbers come "
+                             f"from its {'file' if self.type == 'file' else 'url'}")
         return self
+
+    _applied: ClassVar[bool] = False
 
 
 class RecordingConsent(Strict):
@@ -543,5 +548,29 @@ class AppliedAgent(Agent):
         return data
 
 
+class AppliedDoNotCallSource(DoNotCallSource):
+    """A do-not-call source as the runner holds it: a ``file`` source carries the numbers read from
+    its file when the project was planned and the file's ``sha256``, so the list that runs is the
+    list reviewed in git and a runner never reads its own disk for it."""
+
+    _added = ("refresh_minutes", "sha256")
+    _applied: ClassVar[bool] = True
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = Field(
+        None, description="A file source's: sha256 of the file its numbers were read from.")
+
+
+class AppliedCompliancePolicySpec(CompliancePolicySpec):
+    do_not_call: list[AppliedDoNotCallSource] = Field(default_factory=list)
+
+
+class AppliedCompliancePolicy(CompliancePolicy):
+    """A CompliancePolicy as the runner holds it: each do-not-call ``file`` source with its numbers
+    and the file's sha256 (cb.config.dnc_files.applied), so a change of the file is a change of the
+    policy that a plan shows; a policy without file sources keeps its content, and hash, as before."""
+
+    spec: AppliedCompliancePolicySpec
+
+
 #: The kinds a change set may carry: the documents, each as applied.
-APPLIED_KINDS: dict[str, type[_Document]] = {**KINDS, "Tool": AppliedTool, "Agent": AppliedAgent}
+APPLIED_KINDS: dict[str, type[_Document]] = {**KINDS, "Tool": AppliedTool, "Agent": AppliedAgent,
+                                             "CompliancePolicy": AppliedCompliancePolicy}

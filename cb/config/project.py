@@ -235,6 +235,7 @@ def _build(root: FsPath | None, files: list[FsPath], here: FsPath, diags: list[D
     project.resources, more = checks.run(valid, partial, project.settings)
     project.resources = with_tool_policy(project.resources, project.settings.tools)
     project.resources = with_prices(project.resources, project.settings.prices)
+    project.resources = dnc_files.applied(project.resources, project.root)
     # one problem, one message: a field the schema already rejected needs no second opinion
     taken = {(d.file, d.line, d.column) for d in diags}
     diags += [d for d in more if (d.file, d.line, d.column) not in taken]

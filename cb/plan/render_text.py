@@ -12,7 +12,7 @@ from typing import Any
 from cb import colour as ansi
 from cb.contracts.plan_document import Plan, ResourceChange
 
-from .redact import HIDDEN, hide, sensitive_path
+from .redact import HIDDEN, hide, sensitive_path, shorten
 
 #: Fields every document has; repeating them under a create says nothing.
 IMPLIED = {"apiVersion", "kind", "metadata.name"}
@@ -27,7 +27,7 @@ def value(v: Any) -> str:
 
 
 def shown(path: str, v: Any) -> Any:
-    return hide(v) if sensitive_path(path) else v
+    return hide(v) if sensitive_path(path) else shorten(v)
 
 
 def summary(plan: Plan) -> str:

@@ -38,7 +38,7 @@ def install(app: FastAPI, ctx: Any) -> None:
 
     app.state.outbound = Outbound(app.state.calls, ctx.settings, app.state.local_token)
     # Every outbound call goes through the dial queue and its compliance rules (runner/compliance).
-    dialing = Dialing(app.state.outbound, DialQueue.for_store(ctx.store), project_dir=ctx.settings.project_dir,
+    dialing = Dialing(app.state.outbound, DialQueue.for_store(ctx.store),
                       registry=app.state.calls.metrics.registry)
     app.state.dialing = dialing
     ctx.startup.append(dialing.start)

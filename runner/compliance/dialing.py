@@ -19,7 +19,6 @@ import dataclasses
 import logging
 import os
 import uuid
-from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
@@ -44,38 +43,28 @@ LEASE_SEC = 60.0  # longer than a dial request takes; a dialler that dies is rep
 TICK_SEC = 0.5
 
 
-def read_dnc(source: dict[str, Any], base: Path | None) -> tuple[set[str], str | None]:
-    """One do-not-call source: (numbers, error). A file holds E.164 numbers, one a line (a CSV's
-    first column; # comments). URL sources are read from their cache (``dnc_urls.UrlLists.read``)."""
+def read_dnc(source: dict[str, Any]) -> tuple[set[str], str | None]:
+    """One do-not-call source as applied: (numbers, error). A ``file`` source carries the numbers read
+    from its file when the project was planned (cb.config.dnc_files.applied): the runner never reads
+    its own disk for a list, so the list that runs is the one reviewed. URL sources are read from
+    their cache (``dnc_urls.UrlLists.read``)."""
     kind = source.get("type")
     if kind == "numbers":
         return set(source.get("numbers") or []), None
     if kind == "file":
-        path = Path(source["path"])
-        if not path.is_absolute():
-            path = (base or Path.cwd()) / path
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            return set(), f"{source['path']}: {exc.strerror or exc}"
-        out = set()
-        for line in text.splitlines():
-            cell = line.split("#", 1)[0].split(",", 1)[0].strip().strip('"')
-            if cell.startswith("+"):
-                out.add(cell)
-        return out, None
+        if not source.get("sha256"):  # applied by a cb from before file lists travelled with the policy
+            return set(), f"{source.get('path')}: applied without its numbers; plan and apply the policy again"
+        return set(source.get("numbers") or []), None
     return set(), f"unknown do-not-call source type {kind!r}"
 
 
 class Dialing:
-    def __init__(self, outbound: Outbound, queue: DialQueue, *, clock: Any = None, project_dir: Path | None = None,
-                 registry: Any = None):
+    def __init__(self, outbound: Outbound, queue: DialQueue, *, clock: Any = None, registry: Any = None):
         self.outbound, self.queue = outbound, queue
         #: /metrics: every decision judged, by rule and outcome (a waiting call counts at each judgement)
         self.decided = Counter("cb_compliance_decisions_total", "Compliance decisions on outbound calls",
                                ["rule", "outcome"], registry=registry or CollectorRegistry())
         self.clock = clock or SystemClock()
-        self.project_dir = project_dir
         self.url_lists = UrlLists(queue.conn, queue.mutex, self.clock)
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._task: asyncio.Task | None = None
@@ -99,7 +88,7 @@ class Dialing:
             errors = []
             for source in spec.get("do_not_call") or []:
                 found, error = (self.url_lists.read(source) if source.get("type") == "url"
-                                else read_dnc(source, self.project_dir))
+                                else read_dnc(source))
                 numbers |= found
                 if error:
                     errors.append(error)
