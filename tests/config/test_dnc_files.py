@@ -39,3 +39,9 @@ def test_an_empty_window_and_a_zero_limit_are_refused(tmp_path):
     found = problems(tmp_path, "dnc.csv", '  calling_windows: [{days: [mon], start: "17:00", end: "09:00"}]\n'
                      "  attempts: {max_per_number: 3, max_per_day: 0}\n")
     assert any("empty" in f for f in found) and any("max_per_day" in f for f in found), found
+
+
+def test_a_list_line_that_starts_like_a_number_but_is_not_e164_is_an_error(tmp_path):
+    (tmp_path / "dnc.csv").write_text("number\n+14155550198\n+1 415 555 0199\n")
+    found = problems(tmp_path, "dnc.csv")
+    assert found == ["agents/p.yaml:7 do_not_call[1].path: dnc.csv:3: '+1 415 555 0199' is not an E.164 number"]
