@@ -90,11 +90,13 @@ def _handler(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: Any) -> None:  # quiet: tests read `requests` instead
             pass
 
-        def _json(self, status: int, payload: Any) -> None:
+        def _json(self, status: int, payload: Any, close: bool = False) -> None:
             data = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            if close:
+                self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(data)
 
@@ -140,12 +142,13 @@ def _handler(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
             event stream whose socket closes after the first chunk."""
             if fail.status is not None:
                 self._json(fail.status, {"error": {"message": f"scripted failure {fail.status}",
-                                                   "type": "server_error", "code": str(fail.status)}})
+                                                   "type": "server_error", "code": str(fail.status)}}, close=True)
             elif fail.garbage is not None:
                 data = fail.garbage.encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html")
                 self.send_header("Content-Length", str(len(data)))
+                self.send_header("Connection", "close")
                 self.end_headers()
                 self.wfile.write(data)
             else:
@@ -159,6 +162,8 @@ def _handler(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                 self.wfile.flush()
                 self.connection.shutdown(2)  # the socket drops mid-answer: no last chunk, no [DONE]
+            # Said in the headers too: a client that thought the connection kept alive would send
+            # its retry down a socket this server is closing, and report a connection error instead.
             self.close_connection = True
             return True
 
