@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 import wave
 
 import httpx
@@ -106,6 +107,12 @@ def test_a_person_answers_an_outbound_call_with_context_and_the_webhook_has_retu
                                    callee={"lines": ["Hello?", "Yes, that works. Thanks, bye."]})
         assert call.status == "queued" and call.direction == "outbound" and call.from_number == "+14155550123"
         final = client.calls.wait(call.id, timeout=90)
+        # The runner ends the call (end_call) a moment before the carrier's final status callback
+        # brings the SIP code and duration: wait for that callback too.
+        deadline = time.monotonic() + 10
+        while final.sip_response_code is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+            final = client.calls.get(call.id)
     [delivery] = hook.wait_for(1, timeout=60)
     assert delivery.path == "/calls"  # the call's webhook_url, not the agent's
     body = delivery.json()
