@@ -31,6 +31,11 @@ class CallMetrics:
         self.turn_stage = Histogram("cb_turn_stage_seconds", "One part of a turn's latency (see runner.calls.observe)",
                                     ["agent", "stage"], buckets=STAGE_BUCKETS, registry=r)
         self.loop_lag = Gauge("cb_event_loop_lag_seconds", "How late the event loop ran a 100 ms timer", registry=r)
+        self.ceiling = Gauge("cb_admission_ceiling_calls", "Calls this worker can hold, measured (cb.runner.admission)",
+                             registry=r)
+        self.pacing_misses = Gauge("cb_pacing_miss_ratio", "Share of agent audio frames sent late (smoothed)", registry=r)
+        self.input_backlog = Gauge("cb_input_backlog_seconds", "How late callers' audio is read (worst, smoothed)",
+                                   registry=r)
         self.interruptions = Counter("cb_interruptions_total", "Caller barge-ins", ["agent"], registry=r)
         self.preemptive = Counter("cb_preemptive_answers_total",
                                   "Answers started on an early transcript: played, or withdrawn (an LLM request spent)",
@@ -41,6 +46,13 @@ class CallMetrics:
                             registry=r)
         self.connected = Counter("cb_call_connected_seconds", "Connected call time, for cost per minute", ["agent"],
                                  registry=r)
+
+    def observe_admission(self, reading: Any, limits: Any) -> None:
+        """The admission signal's reading (cb.runner.admission), each tick."""
+        ceiling = reading.ceiling_for(limits.cpu_budget)
+        self.ceiling.set(min(ceiling, limits.max_calls) if ceiling is not None else limits.max_calls)
+        self.pacing_misses.set(reading.miss_rate)
+        self.input_backlog.set(reading.backlog_ms / 1000)
 
     def observe_cost(self, agent: str, cost: dict[str, Any]) -> None:
         """One call's cost per provider; cost per connected minute is the two counters' ratio."""

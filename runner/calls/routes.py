@@ -28,12 +28,13 @@ from cb.contracts.voice_webhook_auth import local_token, signed_by
 
 from ..auth import require_token
 from .callplan import NotRoutable
+from .claims import CallClaims
 from .metrics import CallMetrics
 from .records import CallRecords
 from .stream_messages import Guarded, Malformed, check, refuse
 from .service import PENDING_TTL_SECS, CallService, CannotAnswer, Refused, settings_value
 
-DEFAULT_MAX_CALLS = 25  # DESIGN.md: one process holds ~25 calls cleanly
+DEFAULT_MAX_CALLS = 500  # a hard cap; the ceiling itself is measured (cb.runner.admission)
 DEFAULT_DRAIN_SECS = 30.0
 APOLOGY = "Sorry, we cannot take your call right now. Please try again later."
 
@@ -59,8 +60,9 @@ def install(app: FastAPI, ctx: Any) -> None:
         default_profile=settings_value(settings, "profile", "CB_PROFILE", "local"),
         max_calls=settings_value(settings, "max_calls", "CB_MAX_CALLS", DEFAULT_MAX_CALLS),
         drain_secs=settings_value(settings, "drain_secs", "CB_DRAIN_SECS", DEFAULT_DRAIN_SECS),
-        lag_limit_secs=settings_value(settings, "max_loop_lag_ms", "CB_MAX_LOOP_LAG_MS", 250) / 1000,
+        lag_limit_secs=settings_value(settings, "max_loop_lag_ms", "CB_MAX_LOOP_LAG_MS", 60) / 1000,
         pending_ttl_secs=settings_value(settings, "pending_ttl_secs", "CB_PENDING_TTL_SECS", PENDING_TTL_SECS))
+    service.claims = CallClaims.for_store(ctx.store)  # any runner on this database may take the stream
     app.state.calls = service
     app.state.local_token = local_token(settings.state_dir)
     ctx.startup.append(service.start)
@@ -192,7 +194,8 @@ async def stream(websocket: WebSocket) -> None:
         return
     call_id = (start.get("customParameters") or {}).get("call_id", "")
     try:
-        pending = service.claim(call_id, start.get("callSid"), session_for=lambda p: CallSession(
+        # In a thread: the claim is a statement on the fleet's database, and may plan the call again.
+        pending = await asyncio.to_thread(service.claim, call_id, start.get("callSid"), session_for=lambda p: CallSession(
             p.plan, service.records, service.metrics, default_profile=service.default_profile))
     except Refused as exc:
         await refuse(websocket, exc.reason, call_id or "stream")
@@ -201,7 +204,7 @@ async def stream(websocket: WebSocket) -> None:
     websocket.app.state.outbound.attach(session)  # screens an outbound call (outbound.py)
     real = pending.via == "twilio"
     try:
-        await session.run(Guarded(websocket, pending.plan.call_id), Stream(
+        await session.run(Guarded(websocket, pending.plan.call_id, service.signal), Stream(
             stream_sid=start.get("streamSid", ""), call_sid=start.get("callSid"),
             account_sid=start.get("accountSid") or pending.account_sid,
             auth_token=os.environ.get("TWILIO_AUTH_TOKEN") if real else None,
@@ -242,6 +245,7 @@ def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"ready": ready, "reason": why if ready or why != "ok" else "starting",
                          "calls": len(service.sessions), "max_calls": service.max_calls,
                          "loop_lag_ms": round(service.loop_lag * 1000, 1), "agents_missing_env": missing,
+                         "admission": service.signal.reading(len(service.sessions)).to_dict(service.signal.limits),
                          "do_not_call_stale": stale},
                         status_code=200 if ready else 503)
 

@@ -1,8 +1,9 @@
 """The call path's state inside one runner: pending and active calls, admission, draining.
 
 A call is admitted at its webhook (it pins the snapshot then) and becomes active when its media
-stream starts. Admission refuses a call rather than ruining every call: at ``max_calls``, while
-the event loop runs late (DESIGN.md: a saturated process degrades silently), or while draining.
+stream starts. Admission refuses a call rather than ruining every call: while draining, or when
+the worker's admission signal (cb.runner.admission: pacing misses, input backlog, event-loop lag,
+the measured CPU ceiling, the ``max_calls`` hard cap) says one more call would degrade the others.
 
 A pending call (admitted, no stream yet) holds capacity only while its stream can still come: a
 timer forgets it ``PENDING_TTL_SECS`` after the webhook, so /readyz recovers by itself. A CallSid
@@ -22,6 +23,8 @@ from typing import Any, Callable
 
 from cb.providers import pipeline as providers
 
+from ..admission import Limits, Signal
+
 from .callplan import CallPlan, NotRoutable, plan_call
 from .metrics import CallMetrics
 from .records import CallRecord, CallRecords
@@ -30,7 +33,7 @@ log = logging.getLogger("cb.runner.calls")
 
 PENDING_TTL_SECS = 60.0  # a webhook answered but no media stream yet: forget it after this
 SEEN_CALL_SIDS = 100_000  # CallSids remembered against replays (oldest forgotten first)
-LAG_LIMIT_SECS = 0.25  # default: a loop this late on average (smoothed over ~1 s) refuses new calls
+LAG_LIMIT_SECS = 0.06  # default: a loop this late on average (smoothed over ~2 s) refuses new calls
 
 
 @dataclass
@@ -68,6 +71,8 @@ class CallService:
         self.max_calls = max_calls
         self.drain_secs = drain_secs
         self.lag_limit = lag_limit_secs
+        self.signal = Signal(Limits.from_env(max_calls, loop_lag_ms=lag_limit_secs * 1000))
+        self.refusing: str | None = None  # the admission reason last logged, to log each change once
         self.pending_ttl = pending_ttl_secs
         self.pending: dict[str, Pending] = {}
         self.sessions: dict[str, Any] = {}
@@ -86,11 +91,20 @@ class CallService:
             return False, "starting: loading the default profile's models"
         if self.draining:
             return False, "draining: the runner is shutting down"
-        if len(self.sessions) + len(self.pending) + self._reserved >= self.max_calls:
-            return False, f"at capacity ({self.max_calls} calls)"
-        if self.loop_lag > self.lag_limit:
-            return False, f"event loop {self.loop_lag * 1000:.0f} ms late"
-        return True, "ok"
+        decision = self.signal.decide(len(self.sessions) + len(self.pending) + self._reserved)
+        if (None if decision.admit else decision.reason) != self.refusing:
+            self.refusing = None if decision.admit else decision.reason
+            if decision.admit:
+                log.info("admission: taking new calls again")
+            else:
+                log.warning("admission: refusing new calls (%s): %s", decision.reason, decision.detail)
+        return decision.admit, decision.detail if not decision.admit else "ok"
+
+    def refusal_label(self, why: str) -> str:
+        """The metric's reason for a refusal ``readiness`` gave."""
+        if why.startswith(("starting", "draining")):
+            return why.split(":")[0]
+        return self.refusing or "overloaded"
 
     def admit(self, *, to_number: str | None, from_number: str | None, direction: str, via: str,
               provider_call_id: str | None, account_sid: str | None, given: dict[str, Any] | None = None,
@@ -103,7 +117,7 @@ class CallService:
                 raise Refused(f"CallSid {provider_call_id} was already admitted (replayed webhook)")
             ready, why = self.readiness()
             if not ready:
-                self.metrics.refused.labels(why.split(":")[0].split(" (")[0]).inc()
+                self.metrics.refused.labels(self.refusal_label(why)).inc()
                 raise Refused(why)
             if provider_call_id:
                 self.seen[provider_call_id] = None
@@ -203,6 +217,8 @@ class CallService:
             late = max(0.0, loop.time() - before - period)
             self.loop_lag = 0.8 * self.loop_lag + 0.2 * late  # one slow tick is not overload
             self.metrics.loop_lag.set(self.loop_lag)
+            self.signal.tick(len(self.sessions), self.loop_lag)
+            self.metrics.observe_admission(self.signal.reading(len(self.sessions)), self.signal.limits)
 
     async def stop(self) -> None:
         """Refuse new calls, let calls in progress finish until the deadline, then end them.

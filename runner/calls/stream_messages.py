@@ -107,10 +107,20 @@ class Guarded:
     """The call's WebSocket as the pipeline sees it: ``receive`` passes on valid messages only; a
     malformed one closes the socket (1008) and reads as a disconnect, so the call ends cleanly."""
 
-    def __init__(self, websocket: Any, who: str):
+    def __init__(self, websocket: Any, who: str, signal: Any = None):
         self._ws, self._who = websocket, who
         self.violation: str | None = None
         self._unknown: set[str] = set()
+        # The admission signal (cb.runner.admission) hears each frame's pacing and backlog.
+        self._pacer = signal.pacer() if signal is not None else None
+        self._backlog = signal.backlog_of() if signal is not None else None
+
+    async def send_text(self, data: str) -> None:
+        await self._ws.send_text(data)
+        if self._pacer is not None and data.startswith('{"event": "media"'):
+            start = data.find('"payload": "')
+            if start >= 0:  # base64 of 8 kHz mu-law: 6000 characters a second
+                self._pacer.sent((data.find('"', start + 12) - start - 12) / 6000)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._ws, name)
@@ -121,11 +131,17 @@ class Guarded:
             return message
         raw = message.get("text") if message.get("text") is not None else message.get("bytes")
         try:
-            event = check(raw)["event"]
+            parsed = check(raw)
+            event = parsed["event"]
         except Malformed as exc:
             self.violation = str(exc)
             await refuse(self._ws, str(exc), self._who)
             return {"type": "websocket.disconnect", "code": POLICY_VIOLATION}
+        if event == "media" and self._backlog is not None:
+            try:
+                self._backlog.received(float(parsed["media"].get("timestamp")))
+            except (TypeError, ValueError):
+                pass  # Twilio sends it; a peer that does not is not judged by it
         if event not in KNOWN_EVENTS and event not in self._unknown and len(self._unknown) < 8:
             self._unknown.add(event)
             log.info("media %s: ignoring Media Streams event %r (not one the runner reads)", self._who, event[:40])

@@ -72,7 +72,7 @@ def test_a_stream_for_an_unknown_call_is_closed(applied):
 
 def test_readiness_reports_capacity(applied):
     body = httpx.get(applied.url + "/readyz").json()
-    assert body["ready"] is True and body["calls"] == 0 and body["max_calls"] == 25
+    assert body["ready"] is True and body["calls"] == 0 and body["max_calls"] == 500
 
 
 def test_an_outbound_call_names_its_agent_and_context_in_the_signed_url(applied):
