@@ -74,13 +74,27 @@ class PartConfig(ProviderConfig, Additions):
         "a bad key): the call goes on, and its record and webhook say so.")
 
 
-class TurnDetection(Strict):
+UNFINISHED_STOP_SECS = 1.2  # turn.unfinished_stop_secs when unset: a 700 ms pause plus the VAD's start_secs
+
+
+class TurnDetection(Additions):
+    _added = ("unfinished_stop_secs",)
     vad_stop_secs: float = Field(0.2, ge=0.05, le=3.0, description="Silence that ends a turn.")
     vad_start_secs: float = Field(0.2, ge=0.05, le=2.0, description="Speech that starts a turn.")
-    smart_turn: bool = Field(False, description="Use the smart-turn model on top of VAD silence.")
+    unfinished_stop_secs: float | None = Field(
+        None, ge=0.0, le=5.0, description="Silence that ends a turn whose words so far stop mid-sentence "
+        "(on 'to', 'for', 'the', 'and', 'um', a comma...), so a caller pausing to think is not answered in "
+        f"the pause. Default {UNFINISHED_STOP_SECS}; at or below vad_stop_secs it changes nothing.")
+    smart_turn: bool = Field(False, description="Use pipecat's bundled smart-turn v3 model on top of VAD silence "
+                             "to judge whether the caller finished (off by default: see the cut-off section of "
+                             "bench/README.md).")
     preemptive_generation: bool = Field(
         True, description="Start the LLM on the speech-to-text's final transcript while the VAD still "
         "waits for silence; the answer is held until the turn ends and dropped if the caller goes on.")
+
+    @property
+    def unfinished_stop(self) -> float:
+        return UNFINISHED_STOP_SECS if self.unfinished_stop_secs is None else self.unfinished_stop_secs
 
 
 class Interruptions(Strict):

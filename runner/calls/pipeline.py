@@ -46,6 +46,7 @@ from . import fallback
 from .callplan import CallPlan
 from .duck import Duck
 from .observe import CallObserver
+from .turn_end import holding
 from .turns import PreemptiveStopStrategy
 
 SAMPLE_RATE = 8000  # telephone audio end to end: no resampling on the way in or out
@@ -95,15 +96,16 @@ def turn_strategies(pipeline: PipelineSettings) -> UserTurnStrategies:
     else:
         start = [VADUserTurnStartStrategy(enable_interruptions=enabled),
                  TranscriptionUserTurnStartStrategy(enable_interruptions=enabled)]
+    hold = {"unfinished_stop_secs": turn.unfinished_stop}  # turn_end.py: a mid-sentence pause waits longer
     if turn.smart_turn:
         from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 
-        stop = [TurnAnalyzerUserTurnStopStrategy(turn_analyzer=LocalSmartTurnAnalyzerV3())]
+        stop = [holding(TurnAnalyzerUserTurnStopStrategy)(turn_analyzer=LocalSmartTurnAnalyzerV3(), **hold)]
     elif turn.preemptive_generation:
-        stop = [PreemptiveStopStrategy()]
+        stop = [holding(PreemptiveStopStrategy)(**hold)]
     else:
         # The VAD's stop_secs already is the silence that ends a turn: wait no longer than that.
-        stop = [SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=0.0)]
+        stop = [holding(SpeechTimeoutUserTurnStopStrategy)(user_speech_timeout=0.0, **hold)]
     return UserTurnStrategies(start=start, stop=stop)
 
 
