@@ -14,7 +14,11 @@ detector decides on what is cheap and exact first, and on words only where those
   of silence is ``human``; speech that runs past ``long_ms`` is a greeting.
 - words: a long greeting is a machine when it says what machines say ("leave a message", "not
   available", "after the tone"…), a person otherwise (someone who answers "Hi, this is Maria
-  speaking, who's calling?"). Transcripts arrive from the call's own speech-to-text.
+  speaking, who's calling?"). Transcripts arrive from the call's own speech-to-text, a segment at
+  a time and late when the machine is busy: a person is only decided on words that cover the
+  greeting (``words_per_sec`` of its voiced time), so the first segment of a machine's greeting
+  ("Hi, you've reached Maria") cannot decide alone. Words that never come to cover it within
+  ``words_wait_ms`` of the last word leave the length rule: a machine.
 - silence: nothing said for ``no_speech_ms`` is ``unknown``; the agent then speaks as to a person.
 
 After ``machine_start`` the greeting's end is the beep, else ``machine_end_silence`` after
@@ -54,7 +58,8 @@ class AmdSettings:
     beep_frames: int = 6  # 120 ms of the same tone is a beep
     human_silence_ms: int = 500  # after a short first utterance: a person waiting for us
     long_ms: int = 2400  # speech longer than this is a greeting (Twilio's speech threshold)
-    words_wait_ms: int = 1200  # after a long utterance ends, how long words may take to arrive
+    words_wait_ms: int = 1200  # after a long utterance ends (or its last words came), how long words may take
+    words_per_sec: float = 1.5  # words that cover a greeting: this many per second of its voiced time
     machine_silence_ms: int = 2500  # a greeting without a beep has ended
     no_speech_ms: int = 5000  # silence from the start: unknown
     timeout_ms: int = 30000
@@ -86,6 +91,8 @@ class Detector:
     _tone_bin: int | None = None
     _tone_frames: int = 0
     _long_ended_at: int | None = None  # a long utterance ended here and no words decided it yet
+    _words_at: int | None = None  # audio time of the latest transcript
+    _words_heard: int = 0
     _machine_words: bool = False
 
     # ---------------------------------------------------------------- verdicts
@@ -105,13 +112,19 @@ class Detector:
         if self.final or not text.strip():
             return None
         self.heard.append(text)
+        self._words_at = self.elapsed_ms
+        self._words_heard += len(text.split())
         if MACHINE_WORDS.search(" ".join(self.heard)):
             self._machine_words = True
             if self.verdict is None and (self.speech_ms >= self.settings.long_ms or self._long_ended_at is not None):
                 return self._say("machine_start")
-        elif self._long_ended_at is not None and self.verdict is None and not self._in_speech:
-            return self._say("human", final=True)  # a long, personal answer
+        elif self._long_ended_at is not None and self.verdict is None and not self._in_speech and self._covered():
+            return self._say("human", final=True)  # a long, personal answer, heard in full
         return None
+
+    def _covered(self) -> bool:
+        """The words heard so far could be the whole of the voiced time, not its first segment."""
+        return self._words_heard >= self.settings.words_per_sec * self.speech_ms / 1000
 
     def frame(self, pcm16: bytes) -> str | None:
         s = self.settings
@@ -152,10 +165,14 @@ class Detector:
                 if self._machine_words:
                     return self._say("machine_start")
                 self._long_ended_at = self.elapsed_ms
-            if self._long_ended_at is not None and self.elapsed_ms - self._long_ended_at >= s.words_wait_ms:
-                # A long greeting and no words either way: a machine, as by length alone (Twilio's rule).
-                self._long_ended_at = None
-                return self._say("machine_start")
+            if self._long_ended_at is not None:
+                since = self.elapsed_ms - max(self._long_ended_at, self._words_at or 0)
+                if since >= s.words_wait_ms:
+                    self._long_ended_at = None
+                    if self._covered():  # heard in full while it was said, and nothing a machine says
+                        return self._say("human", final=True)
+                    # Its words never came, or never covered it: a machine, by length alone (Twilio's rule).
+                    return self._say("machine_start")
             return None
         if self.machine and self._silence_ms >= s.machine_silence_ms:
             return self._say("machine_end_silence", final=True)

@@ -64,3 +64,22 @@ def test_silence_is_unknown_after_five_seconds_and_a_tone_is_not_speech():
     assert feed(Detector(), quiet(6000)) == [("unknown", 5000)]
     det = Detector()
     assert feed(det, np.concatenate([tone(1400, 60), quiet(100)])) == []  # a click of tone is no beep
+
+
+def test_a_first_segment_without_machine_words_does_not_make_a_long_greeting_a_person():
+    # A busy runner transcribes late: the greeting's first segment ("Hi, you've reached Maria",
+    # heard without its machine words) arrives after the greeting ended, the rest later still.
+    machine = np.concatenate([quiet(200), noise(5000), quiet(500), tone(1400, 500), quiet(1000)])
+    words = {5900: "hi you reached maria", 6100: "i can't take your call right now please leave a message"}
+    assert [v for v, _ in feed(Detector(), machine, words)] == ["machine_start", "machine_end_beep"]
+
+
+def test_a_long_greeting_whose_words_never_cover_it_is_a_machine_by_length():
+    machine = np.concatenate([quiet(200), noise(5000), quiet(3000)])
+    assert [v for v, _ in feed(Detector(), machine, {5900: "hi maria"})] == ["machine_start", "machine_end_silence"]
+
+
+def test_a_long_personal_answer_heard_while_it_was_said_is_a_person():
+    person = np.concatenate([quiet(200), noise(3000), quiet(2500)])
+    words = {2000: "hi this is maria gomez speaking", 3000: "who am i talking to"}
+    assert feed(Detector(), person, words) == [("human", 4900)]
