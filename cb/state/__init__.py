@@ -4,9 +4,9 @@
 """
 
 from .canonical import canonical_json, content_hash
-from .dialect import sqlite_connection
+from .dialect import sqlite_connection, state_connection
 from .store import StateStore, open_store
 from .types import Cause, Lock, Revision, Snapshot
 
 __all__ = ["Cause", "Lock", "Revision", "Snapshot", "StateStore", "canonical_json", "content_hash", "open_store",
-           "sqlite_connection"]
+           "sqlite_connection", "state_connection"]

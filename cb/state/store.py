@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterable
 
 from .canonical import canonical_json, content_hash
 from .auditkey import SCHEME, key_id
-from .dialect import SCHEMA, SQLite, dialect_for
+from .dialect import SCHEMA, SQLite, dialect_for, remember
 from .errors import LockHeld, NotFound, StaleState, StateError
 from .types import Cause, Lock, Revision, Snapshot, SOURCES, freeze
 
@@ -86,6 +86,7 @@ class StateStore:
         self._conn = self.dialect.connect(self.dir)
         self._mutex = threading.RLock()
         self._subscribers: list[Callable[[Snapshot], None]] = []
+        self._at: dict[int, Snapshot] = {}  # snapshot_at's last few past serials
         with self._mutex:
             for statement in SCHEMA:
                 self._conn.execute(statement)
@@ -194,6 +195,30 @@ class StateStore:
                 return self._snapshot
             self._snapshot = snapshot = self._load_snapshot()
         self._notify(snapshot)
+        return snapshot
+
+    def snapshot_at(self, serial: int) -> Snapshot:
+        """What was live at ``serial``: each address's last revision at or before it, unless that was
+        a delete or a move away. A call admitted on one runner and streamed on another is planned
+        again here against the serial it pinned, so it keeps the revision it started with."""
+        current = self._snapshot
+        if serial == current.serial:
+            return current
+        if serial in self._at:  # a serial's content never changes once a later one exists
+            return self._at[serial]
+        live: dict[str, Revision] = {}
+        for rev in self.history():
+            if rev.serial > serial:
+                break
+            if rev.moved_from:
+                live.pop(rev.moved_from, None)
+            if rev.action == "delete":
+                live.pop(rev.address, None)
+            else:
+                live[rev.address] = rev
+        snapshot = Snapshot(self.lineage, serial, live)
+        if serial < current.serial:
+            self._at = {**dict(list(self._at.items())[-7:]), serial: snapshot}
         return snapshot
 
     def _notify(self, snapshot: Snapshot) -> None:
@@ -414,4 +439,6 @@ def open_store(state_dir: str | Path, url: str | None = None, key: bytes | None 
     """Open (creating if needed, with a fresh lineage) the state in ``state_dir``/state.db, or in the
     PostgreSQL database ``url`` (postgresql://...) that several runners may share. ``key`` (the
     audit key, ``cb.state.auditkey``) keys the history's chain; the runner always passes one."""
-    return StateStore(Path(state_dir), dialect_for(url), key)
+    store = StateStore(Path(state_dir), dialect_for(url), key)
+    remember(state_dir, url)
+    return store

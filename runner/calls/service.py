@@ -8,6 +8,10 @@ the measured CPU ceiling, the ``max_calls`` hard cap) says one more call would d
 A pending call (admitted, no stream yet) holds capacity only while its stream can still come: a
 timer forgets it ``PENDING_TTL_SECS`` after the webhook, so /readyz recovers by itself. A CallSid
 is admitted once: a replayed webhook (same CallSid, even correctly signed) is refused.
+
+With ``claims`` (``claims.CallClaims``: the database every runner of the fleet shares) a pending
+call is also offered there, so a media stream that reaches another runner takes it and plans it
+again against the serial it pinned; and calls whose runner died are ended here as ``runner_lost``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from cb.providers import pipeline as providers
 
 from ..admission import Limits, Signal
 
+from . import hooks
 from .callplan import CallPlan, NotRoutable, plan_call
 from .metrics import CallMetrics
 from .records import CallRecord, CallRecords
@@ -84,6 +89,8 @@ class CallService:
         self._loop: asyncio.AbstractEventLoop | None = None  # set by start(); admit may run in a thread
         self._admitting = threading.Lock()
         self._reserved = 0  # admits past the capacity check whose call is not pending yet
+        self.claims: Any = None  # claims.CallClaims: pending calls shared with the fleet's other runners
+        self._fleet_task: asyncio.Task | None = None
 
     # ---------------------------------------------------------------- admission
     def readiness(self) -> tuple[bool, str]:
@@ -150,10 +157,25 @@ class CallService:
             self.records.finish(plan.call_id, "failed", "error", [], plan.render_error)
             self.metrics.refused.labels("template").inc()
             raise CannotAnswer(plan)
+        if self.claims is not None:  # any runner's media stream may take it from here on
+            self.claims.offer(plan.call_id, provider_call_id, {
+                "agent": agent, "to_number": to_number, "from_number": from_number, "direction": direction,
+                "given": given or {}, "via": via, "account_sid": account_sid, "serial": snapshot.serial},
+                self.pending_ttl)
         with self._admitting:  # pending before the reservation ends: never a moment uncounted
             self.pending[plan.call_id] = Pending(plan, via, account_sid, time.monotonic() + self.pending_ttl,
                                                  provider_call_id)
         return plan
+
+    def _replan(self, call_id: str, inputs: dict[str, Any]) -> Pending:
+        """A call another runner admitted, planned again here as it was there: same serial, same
+        inputs, same call id, so it keeps the revision it was admitted with."""
+        plan = plan_call(self.store.snapshot_at(int(inputs["serial"])), agent=inputs.get("agent"),
+                         to_number=inputs.get("to_number"), from_number=inputs.get("from_number"),
+                         direction=inputs.get("direction") or "inbound", given=inputs.get("given") or {},
+                         call_id=call_id)
+        return Pending(plan, inputs.get("via") or "local", inputs.get("account_sid"),
+                       time.monotonic() + self.pending_ttl, None)
 
     def claim(self, call_id: str, call_sid: str | None = None,
               session_for: Callable[[Pending], Any] | None = None) -> Pending:
@@ -162,17 +184,27 @@ class CallService:
         ``session_for`` makes the call's session, which takes the pending call's place in one step
         (an admit in a worker thread never sees the call in neither)."""
         self._expire()
+        taken = self.claims.claim(call_id, call_sid) if self.claims is not None else None
         with self._admitting:
             pending = self.pending.get(call_id)
-            if pending is None:
-                raise Refused("unknown or expired call")
-            if (call_sid or None) != (pending.provider_call_id or None):
+            if taken == "mismatch" or (taken is None and pending is not None
+                                       and (call_sid or None) != (pending.provider_call_id or None)):
                 self.metrics.refused.labels("stream_mismatch").inc()
                 raise Refused(f"the stream's callSid {str(call_sid)[:40]!r} is not the CallSid of the webhook "
                               f"that admitted {call_id}")
+            if isinstance(taken, str):
+                raise Refused(taken)
+            if pending is None and taken is None:
+                raise Refused("unknown or expired call")
+        if pending is None:  # admitted by another runner of the fleet: plan it here (outside the lock)
+            pending = self._replan(call_id, taken)
+            log.info("call %s taken over from the runner that admitted it (serial %d)", call_id,
+                     pending.plan.state_serial)
+        with self._admitting:
+            self.pending.pop(call_id, None)
             if session_for is not None:
                 self.sessions[call_id] = session_for(pending)
-            return self.pending.pop(call_id)
+        return pending
 
     def release(self, call_id: str, status: str) -> Pending | None:
         """A pending call whose far end gave up before its stream came (the caller's CANCEL while the
@@ -180,6 +212,8 @@ class CallService:
         not when the pending timer would. None when the call is not pending (streaming or gone)."""
         with self._admitting:
             pending = self.pending.pop(call_id, None)
+        if pending is not None and self.claims is not None and not self.claims.withdraw(call_id):
+            return None  # its stream reached another runner a moment ago: that runner ends it
         if pending is not None:
             log.info("call %s %s before its media stream connected", call_id, status)
             self.records.finish(call_id, status, status.replace("-", "_"), [], None)
@@ -191,6 +225,8 @@ class CallService:
             with self._admitting:
                 if self.pending.pop(call_id, None) is None:
                     continue
+            if self.claims is not None and not self.claims.withdraw(call_id):
+                continue  # another runner's stream took it
             log.warning("call %s expired: its media stream never connected", call_id)
             self.records.finish(call_id, "failed", "no_media_stream", [], "the media stream never connected")
 
@@ -198,6 +234,9 @@ class CallService:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._lag_task = asyncio.create_task(self._watch_loop_lag(), name="cb-loop-lag")
+        if self.claims is not None:
+            await asyncio.to_thread(self.claims.start)
+            self._fleet_task = asyncio.create_task(self._watch_fleet(), name="cb-fleet")
         asyncio.create_task(self._warm_up(), name="cb-warm-up")
 
     async def _warm_up(self) -> None:
@@ -220,6 +259,38 @@ class CallService:
             self.signal.tick(len(self.sessions), self.loop_lag)
             self.metrics.observe_admission(self.signal.reading(len(self.sessions)), self.signal.limits)
 
+    async def _watch_fleet(self, period: float = 1.0) -> None:
+        """Free the places of pending calls another runner's stream took; end lost runners' calls."""
+        from .claims import HEARTBEAT_SECS
+
+        while True:
+            await asyncio.sleep(period or HEARTBEAT_SECS)
+            try:
+                for call_id in await asyncio.to_thread(self.claims.taken_elsewhere, list(self.pending)):
+                    with self._admitting:
+                        self.pending.pop(call_id, None)
+                for call_id, inputs, reason in await asyncio.to_thread(self.claims.orphans):
+                    await self._end_orphan(call_id, inputs, reason)
+            except Exception:  # noqa: BLE001 - a database blip: look again next time
+                log.exception("could not check the fleet's calls")
+
+    async def _end_orphan(self, call_id: str, inputs: dict[str, Any], reason: str) -> None:
+        """A call whose runner is gone: end its record as failed and owe its webhook, once in the fleet."""
+        if not await asyncio.to_thread(self.claims.end, call_id):
+            return
+        why = ("the runner that held the call stopped (no heartbeat)" if reason == "runner_lost"
+               else "the media stream never connected, and the runner that admitted the call stopped")
+        log.warning("call %s ended as failed (%s): %s", call_id, reason, why)
+        await asyncio.to_thread(self.records.finish, call_id, "failed", reason, [], why)
+        try:
+            plan = await asyncio.to_thread(self._replan, call_id, inputs)
+        except Exception:  # noqa: BLE001 - the record says failed either way; no plan, no webhook
+            log.exception("call %s: cannot plan it again to owe its webhook", call_id)
+            return
+        record = await asyncio.to_thread(self.records.get, call_id)
+        await hooks.call_ended(plan.plan, record, {"tool_records": [], "turns": [], "context": plan.plan.context,
+                                                   "observers": []})
+
     async def stop(self) -> None:
         """Refuse new calls, let calls in progress finish until the deadline, then end them.
         Idempotent: graceful.run drains before uvicorn's shutdown, the app's shutdown hook again."""
@@ -238,9 +309,14 @@ class CallService:
                 await asyncio.wait([asyncio.create_task(s.done.wait()) for s in active], timeout=10)
         for call_id in list(self.pending):
             self.pending.pop(call_id)
-            self.records.finish(call_id, "failed", "runner_shutdown", [], None)
+            if self.claims is None or self.claims.withdraw(call_id):
+                self.records.finish(call_id, "failed", "runner_shutdown", [], None)
         if self._lag_task:
             self._lag_task.cancel()
+        if self._fleet_task:
+            self._fleet_task.cancel()
+        if self.claims is not None:
+            self.claims.stop()
 
 
 def settings_value(settings: Any, name: str, env: str, default: Any) -> Any:
