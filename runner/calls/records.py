@@ -194,7 +194,8 @@ class CallRecords:
 
     def add_turn(self, call_id: str, turn: int, latency: dict[str, float | None]) -> None:
         self._write(
-            f"INSERT OR REPLACE INTO cb_call_turns (call_id, turn, {', '.join(LATENCY_FIELDS)}) VALUES (?,?,?,?,?,?,?)",
+            f"INSERT INTO cb_call_turns (call_id, turn, {', '.join(LATENCY_FIELDS)}) VALUES (?,?,?,?,?,?,?) "
+            f"ON CONFLICT (call_id, turn) DO UPDATE SET {', '.join(f'{k} = excluded.{k}' for k in LATENCY_FIELDS)}",
             (call_id, turn, *(latency.get(k) for k in LATENCY_FIELDS)))
 
     def finish(self, call_id: str, status: str, end_reason: str, transcript: list[dict[str, Any]],

@@ -37,7 +37,7 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
     for statement in SCHEMA:
         conn.execute(statement)
     # a state folder from before calls were priced: add the column (issue 19)
-    if "cost" not in [r[1] for r in conn.execute(f"PRAGMA table_info({TABLE})")]:
+    if "cost" not in [d[0] for d in conn.execute(f"SELECT * FROM {TABLE} LIMIT 0").description]:
         conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN cost TEXT")
 
 

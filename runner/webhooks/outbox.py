@@ -25,7 +25,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from cb.state import sqlite_connection
+from cb.state import state_connection
+from cb.state.dialect import dialect_of
 
 TABLE = "cb_webhook_outbox"
 ATTEMPTS_TABLE = "cb_webhook_attempts"
@@ -91,8 +92,10 @@ _COLUMNS = ", ".join(OutboxRow.__dataclass_fields__)
 
 
 def connect(state_dir: Path | str) -> sqlite3.Connection:
-    """``<state dir>/state.db`` as the state store opens it (``cb.state``), with the outbox tables."""
-    conn = sqlite_connection(state_dir)
+    """The database the state of ``state_dir`` lives in (``<state dir>/state.db``, or the shared
+    PostgreSQL one of ``--state-db``: every runner on it then delivers any runner's outbox), with
+    the outbox tables."""
+    conn = state_connection(state_dir)
     ensure_schema(conn)
     return conn
 
@@ -175,9 +178,13 @@ class Outbox:
         """Lease up to ``limit`` due rows: pending and due, or delivering with an expired lease.
 
         The attempt is counted at claim time, so a delivery that crashes its worker every time
-        still runs out of attempts instead of crashing workers forever.
+        still runs out of attempts instead of crashing workers forever. Several runners on one
+        PostgreSQL database claim from one table: the rows are picked ``FOR UPDATE SKIP LOCKED``
+        and the ``UPDATE`` repeats what makes a row due, so each row goes to exactly one of them.
         """
         now = time.time() if now is None else now
+        due = ("((status IN ('pending', 'held') AND next_attempt_at <= ?)"
+               " OR (status='delivering' AND lease_until <= ?))")
         with self._tx() as conn:
             conn.execute(
                 f"UPDATE {TABLE} SET status='dead', lease_until=NULL, lease_owner=NULL,"
@@ -185,10 +192,9 @@ class Outbox:
                 " WHERE status='delivering' AND lease_until <= ? AND attempts >= max_attempts", (now,))
             rows = conn.execute(
                 f"UPDATE {TABLE} SET status='delivering', lease_until=?, lease_owner=?, attempts=attempts+1"
-                f" WHERE id IN (SELECT id FROM {TABLE} WHERE (status IN ('pending', 'held') AND next_attempt_at <= ?)"
-                " OR (status='delivering' AND lease_until <= ?) ORDER BY next_attempt_at LIMIT ?)"
-                f" RETURNING {_COLUMNS}",
-                (now + lease_sec, owner, now, now, limit)).fetchall()
+                f" WHERE id IN (SELECT id FROM {TABLE} WHERE {due} ORDER BY next_attempt_at LIMIT ?"
+                f"{dialect_of(conn).skip_locked}) AND {due} RETURNING {_COLUMNS}",
+                (now + lease_sec, owner, now, now, limit, now, now)).fetchall()
         return [OutboxRow(*r) for r in rows]
 
     def leases(self) -> list[tuple[str, str]]:
@@ -290,7 +296,7 @@ class _Transaction:
     def __enter__(self) -> sqlite3.Connection:
         self.lock.acquire()
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
+            dialect_of(self.conn).begin(self.conn)
         except BaseException:
             self.lock.release()
             raise
