@@ -53,6 +53,8 @@ class Settings:
     state_db: str | None = None  # postgresql://... to share the fleet's state between runners
     metrics_public: bool = False  # `--metrics-public`: /metrics without the token
     audit_key_file: Path | None = None  # keys the history's chain (cb.state.auditkey); default beside the state
+    workers: int = 1  # `--workers N`: worker processes on one socket (cb.runner.workers)
+    worker: int = 0  # which worker this process is; worker 0 alone watches and runs the SIP listener
 
     @property
     def public_base_url(self) -> str:
@@ -211,7 +213,7 @@ def create_app(settings: Settings, extensions: list[str] | None = None) -> FastA
         return JSONResponse(body, status_code=200 if ctx.ready else 503)
 
     app.include_router(admin.router)
-    if settings.watch_dir is not None:
+    if settings.watch_dir is not None and settings.worker == 0:  # one watcher per runner, not per worker
         from cb.apply.watch import Watcher
 
         watcher = Watcher(ctx.engine, settings.watch_dir, settings.state_dir)
@@ -289,12 +291,23 @@ def hold_state_folder(state_dir: Path) -> Any:
     return handle
 
 
-def serve(settings: Settings) -> None:
-    """Run the runner in the foreground until interrupted."""
+def configure_logging(worker: int | None = None) -> None:
+    prefix = f"[worker {worker}] " if worker is not None else ""
     logging.basicConfig(level=logging.DEBUG if os.environ.get("CB_DEBUG") else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+                        format=f"%(asctime)s %(levelname)s %(name)s: {prefix}%(message)s")
     if not os.environ.get("CB_DEBUG"):  # the twilio SDK logs every request's headers at INFO
         logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+
+
+def serve(settings: Settings) -> int:
+    """Run the runner in the foreground until interrupted; with ``settings.workers`` > 1 as a
+    supervisor of that many worker processes (cb.runner.workers). Returns the exit code."""
+    configure_logging()
+    if settings.workers > 1:
+        from .workers import serve_workers
+
+        holder = hold_state_folder(Path(settings.state_dir))  # noqa: F841 - held until the process exits
+        return serve_workers(settings, settings.workers)
     check_address(settings.host, settings.port)
     holder = hold_state_folder(Path(settings.state_dir))  # noqa: F841 - held until the process exits
     app = create_app(settings)
@@ -311,3 +324,4 @@ def serve(settings: Settings) -> None:
     # CB_LOOP=asyncio|uvloop (default: uvloop when installed) lets a benchmark compare the two.
     run(app, on_ready=ready, host=settings.host, port=settings.port, log_level="warning", access_log=False, ws_max_size=WS_MAX_BYTES,
         loop=os.environ.get("CB_LOOP", "auto"), use_colors=None if colour.enabled() else False)
+    return 0

@@ -19,10 +19,14 @@ from .errors import UserError
 @click.option("--audit-key", "audit_key", type=click.Path(dir_okay=False),
               help="File with the key of the history's chain, created (0600) on first start (else CB_AUDIT_KEY_FILE, "
               "else <token file>.audit-key, else audit.key in the state folder). Keep it off the database's host.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Worker processes sharing the port, one event loop each (default: the number of cores; "
+              "1 = a single process). See docs/architecture.md, Workers.")
 @click.option("--metrics-public", is_flag=True, help="Serve GET /metrics without the token (e.g. to a scraper on "
               "a private network). Default: beyond loopback /metrics needs the token like /v1.")
 def runner(host: str, port: int, state_dir: str | None, token_file: str | None, public_url: str | None,
-           watch_dir: str | None, state_db: str | None, audit_key: str | None, metrics_public: bool) -> None:
+           watch_dir: str | None, state_db: str | None, audit_key: str | None, metrics_public: bool,
+           workers: int | None) -> None:
     """Run the runner: admin API (/v1), GET /healthz, telephony webhooks and calls.
 
     \b
@@ -40,10 +44,10 @@ def runner(host: str, port: int, state_dir: str | None, token_file: str | None, 
     root = find_root(Path.cwd()) or Path.cwd()
     settings = settings_from_env(host, port, state_dir or root / ".cb", token_file, public_url, str(root), watch_dir,
                                  state_db, audit_key)
-    if metrics_public:
-        import dataclasses
+    import dataclasses
+    import os
 
-        settings = dataclasses.replace(settings, metrics_public=True)
+    settings = dataclasses.replace(settings, metrics_public=metrics_public, workers=workers or os.cpu_count() or 1)
     try:
         check_exposure(settings)
         dialect_for(settings.state_db)
@@ -53,6 +57,8 @@ def runner(host: str, port: int, state_dir: str | None, token_file: str | None, 
     from cb.state.errors import StateError
 
     try:
-        serve(settings)
+        code = serve(settings)
     except (StateError, AuditKeyError, AddressInUse) as exc:
         raise UserError(f"the runner cannot start: {exc}") from None
+    if code:
+        raise SystemExit(code)

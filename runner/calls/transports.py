@@ -81,6 +81,8 @@ class Transports:
 
 def install(app: FastAPI, ctx: Any) -> None:
     settings = ctx.settings
+    if getattr(settings, "worker", 0) != 0:  # one SIP listener per runner: worker 0's (cb.runner.workers)
+        return
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "", "localhost") else settings.host
     host = f"[{host}]" if ":" in host else host
     transports = Transports(ctx, TransportSettings(runner_url=f"http://{host}:{settings.port}",
