@@ -62,7 +62,8 @@ class Additions(Strict):
     def _without_unset_additions(self, handler: Any) -> dict[str, Any]:
         data = handler(self)
         for name in self._added:
-            if data.get(name) in (None, []):
+            # unset is the field's default ([] or None); a [] that means something else stays
+            if name in data and data[name] == type(self).model_fields[name].get_default(call_default_factory=True):
                 data.pop(name, None)
         return data
 
@@ -97,10 +98,27 @@ class TurnDetection(Additions):
         return UNFINISHED_STOP_SECS if self.unfinished_stop_secs is None else self.unfinished_stop_secs
 
 
-class Interruptions(Strict):
+# What callers say to mean "go on" (interruptions.backchannels when unset). Spelling and case do not
+# matter ("mm-hmm", "Mm hm."); a run of them ("yeah, okay") is one backchannel.
+BACKCHANNELS = ("mm-hm", "mhm", "hm", "mm", "uh-huh", "um-hum", "yeah", "yep", "yes", "yup", "okay", "ok",
+                "right", "alright", "all right", "sure", "i see", "got it", "gotcha", "uh", "ah", "oh",
+                "oh okay", "that's right", "exactly", "cool", "great", "good", "nice")
+
+
+class Interruptions(Additions):
+    _added = ("backchannels",)
     enabled: bool = True
     min_words: int = Field(0, ge=0, description="Words the caller must say before it counts.")
     min_speech_ms: int = Field(200, ge=0, description="Speech the caller must make before it counts.")
+    backchannels: list[Annotated[str, StringConstraints(min_length=1, max_length=40)]] | None = Field(
+        None, max_length=200,
+        description="Acknowledgements that never interrupt the agent: said over it, they pause it for a "
+        "moment and it goes on where it paused, and the LLM never gets a turn for them. Unset: "
+        f"{', '.join(BACKCHANNELS)}. [] makes every word interrupt.")
+
+    @property
+    def backchannel_phrases(self) -> tuple[str, ...]:
+        return BACKCHANNELS if self.backchannels is None else tuple(self.backchannels)
 
 
 class Pipeline(Additions):

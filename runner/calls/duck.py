@@ -1,21 +1,21 @@
-"""The agent falls silent on the caller's first voiced window, before the VAD has decided.
+"""The agent falls silent on the caller's first sound, before anything has decided what it was.
 
-A barge-in is decided once the caller has spoken ``min_speech_ms`` (the VAD's start_secs), and
-Silero needs some 150 ms of a word before its first voiced window: the caller would hear the agent
-talk over them for ~350 ms. The duck holds the agent's next outgoing frame from that first voiced
-window instead, so the caller hears silence within a frame of it:
+A barge-in is decided on words or on a voice that goes on (backchannel.py), and even Silero needs
+some 150 ms of a word before its first voiced window: the caller would hear the agent talk over
+them all that time. The duck holds the agent's next outgoing frame from the caller's first sound
+instead (``close``), so the caller hears silence within a frame or two of it:
 
-- the voice becomes a barge-in: pipecat's interruption drops the rest of the answer and sends
-  Twilio ``clear`` as before, and the held frame is dropped with it;
-- the voice stops short of one (a cough, a click): the VAD is quiet again and the answer goes on
-  where it paused;
-- it neither stops nor interrupts within ``max_hold`` (interruptions not possible right now, a
-  noisy line): the answer goes on, and the duck stays open until the line is quiet again, so a
-  noisy line never silences the agent for more than ``max_hold`` at a time.
+- the sound becomes a barge-in: pipecat's interruption drops the rest of the answer and sends
+  Twilio ``clear`` (``cleared``), and the held frame is dropped with it;
+- it was a backchannel, a cough, a click (``open``): the answer goes on from the frame it paused
+  on, nothing regenerated;
+- nothing decides within ``max_hold`` (a noisy line, an STT that never answers): the answer goes
+  on, and the duck closes again only for the caller's next sound, so a noisy line never silences
+  the agent for more than ``max_hold`` at a time.
 
 A pipeline uses one only when the agent may be interrupted by speech alone (interruptions on,
 ``min_words`` 0): with ``min_words`` the words decide, and pausing for every voice would break
-the agent's sentences for backchannels it is meant to talk over.
+the agent's sentences for talk it is meant to go on over.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import asyncio
 import time
 from typing import Any, Awaitable, Callable
 
-from pipecat.audio.vad.vad_analyzer import VADState
+MAX_HOLD_SECS = 2.0  # LiveKit resumes a false interruption after 2 s (false_interruption_timeout)
 
 
 class Duck:
@@ -33,31 +33,36 @@ class Duck:
         self._open = asyncio.Event()
         self._open.set()
         self._closed_at: float | None = None
-        self._spent = False  # held max_hold, or interrupted, during this voice: open until quiet
         self._interruptions = 0
         self.holds = 0  # how many times it closed (for logs and tests)
+        self.resumed = 0  # ... and opened again without an interruption: the agent went on
+        self.held_secs = 0.0  # how long it was closed before those resumes, in all
         self.dropped = 0  # frames held across an interruption, never sent
 
     @property
     def holding(self) -> bool:
         return not self._open.is_set()
 
-    def voice(self, state: VADState) -> None:
-        """The VAD's state after each analysed window (on the event loop)."""
-        if state == VADState.QUIET:
-            self._spent = False
-            self._closed_at = None
-            self._open.set()
-        elif not self._spent and self._open.is_set():
+    def close(self) -> None:
+        """The caller made a sound over the agent: hold its next frame."""
+        if self._open.is_set():
             self._closed_at = time.monotonic()
             self.holds += 1
             self._open.clear()
+
+    def open(self) -> None:
+        """The sound was no barge-in: the agent goes on where it paused."""
+        if not self._open.is_set() and self._closed_at is not None:
+            self.resumed += 1
+            self.held_secs += time.monotonic() - self._closed_at
+        self._closed_at = None
+        self._open.set()
 
     def cleared(self) -> None:
         """The transport is sending Twilio ``clear`` for a barge-in: pipecat has dropped the answer's
         queued audio, and the held frame belongs to that answer too."""
         self._interruptions += 1
-        self._spent = True
+        self._closed_at = None
         self._open.set()
 
     async def wait(self) -> None:
@@ -68,8 +73,7 @@ class Duck:
         try:
             await asyncio.wait_for(self._open.wait(), timeout=max(0.0, remaining))
         except asyncio.TimeoutError:
-            self._spent = True
-            self._open.set()
+            self.open()
 
     def guard(self, write: Callable[[Any], Awaitable[bool]]) -> Callable[[Any], Awaitable[bool]]:
         """``write`` (an output transport's write_audio_frame), waiting for the duck first."""

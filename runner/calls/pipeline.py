@@ -44,12 +44,18 @@ from cb.providers import pipeline as providers
 
 from . import fallback
 from .callplan import CallPlan
-from .duck import Duck
-from .observe import CallObserver
+from .backchannel import BackchannelStartStrategy, listen
+from .duck import MAX_HOLD_SECS, Duck
+from .observe import CallObserver, InlineObservers
 from .turn_end import holding
 from .turns import PreemptiveStopStrategy
 
 SAMPLE_RATE = 8000  # telephone audio end to end: no resampling on the way in or out
+# A lean call path (bench/README.md, "Where the time goes"): the caller's audio stops at the STT,
+# the call's observer is called inline instead of through a queue and a task per observer, and
+# pipecat's unused turn-tracking observer is off. CB_LEAN=0 restores pipecat's defaults for
+# before/after benchmarks.
+LEAN = os.environ.get("CB_LEAN", "") != "0"
 
 
 @dataclass(frozen=True)
@@ -88,10 +94,13 @@ class CallPipeline:
     services: dict[str, Any] = field(default_factory=dict)  # kind -> the call's stt/llm/tts (failure.py)
 
 
-def turn_strategies(pipeline: PipelineSettings) -> UserTurnStrategies:
+def turn_strategies(pipeline: PipelineSettings, duck: Duck | None = None) -> UserTurnStrategies:
     turn, interruptions = pipeline.turn, pipeline.interruptions
     enabled, min_words = interruptions.enabled, interruptions.min_words
-    if enabled and min_words > 0:
+    if enabled and os.environ.get("CB_BACKCHANNELS", "") != "0":  # =0: before/after benchmarks
+        # backchannel.py: over the agent, words decide; "mm-hm" pauses it and it goes on
+        start = [BackchannelStartStrategy(interruptions.backchannel_phrases, min_words=min_words, duck=duck)]
+    elif enabled and min_words > 0:
         start = [MinWordsUserTurnStartStrategy(min_words=min_words)]
     else:
         start = [VADUserTurnStartStrategy(enable_interruptions=enabled),
@@ -122,9 +131,20 @@ def duck_for(pipeline: PipelineSettings, vad: Any) -> Duck | None:
     if not interruptions.enabled or interruptions.min_words > 0 \
             or os.environ.get("CB_DUCK", "") == "0":
         return None
-    duck = Duck(max_hold=vad.params.start_secs + 0.5)
-    vad.on_state = duck.voice
-    return duck
+    return Duck(max_hold=MAX_HOLD_SECS)
+
+
+def audio_stops_at(stt: Any) -> None:
+    """The caller's audio goes no further than the STT (and each service of its fallback switcher).
+
+    pipecat's STT passes every 20 ms input frame on by default, through the user turn, the LLM,
+    the TTS, the output transport and the assistant turn: a queue and a task hop each, 50 times a
+    second a call, and none of them reads it. Only smart-turn and an outbound call's screening
+    gate do, and a pipeline with either keeps it. The transport's own push (the one the call's
+    observer, the recording and usage read) is before the STT and stays."""
+    for service in getattr(stt, "services", None) or (stt,):
+        if hasattr(service, "_audio_passthrough"):  # pipecat's STTService (test_pipeline_lean.py pins it)
+            service._audio_passthrough = False
 
 
 def tools_schema(tools: dict[str, Any]) -> ToolsSchema | None:
@@ -177,7 +197,8 @@ def build(plan: CallPlan, websocket: Any, stream: Stream, *, default_profile: st
     schema = tools_schema(tools.tools)
     context = LLMContext(messages, tools=schema) if schema else LLMContext(messages)
     register_tools(llm, plan, tools)
-    strategies = turn_strategies(agent.pipeline)
+    strategies = turn_strategies(agent.pipeline, duck)
+    listen(vad, duck, next((s for s in strategies.start if isinstance(s, BackchannelStartStrategy)), None))
     pair = LLMContextAggregatorPair(context, user_params=LLMUserAggregatorParams(
         user_turn_strategies=strategies,
         user_idle_timeout=float(agent.phone.silence_timeout_sec)))
@@ -193,8 +214,13 @@ def build(plan: CallPlan, websocket: Any, stream: Stream, *, default_profile: st
     worker = PipelineWorker(
         pipeline, name=plan.call_id, enable_rtvi=False, observers=[observer],
         idle_timeout_secs=None,  # silence is the agent's silence_timeout_sec, handled by the session
+        enable_turn_tracking=not LEAN,  # pipecat's turn-tracking observer: nothing in cb reads it
         params=PipelineParams(audio_in_sample_rate=SAMPLE_RATE, audio_out_sample_rate=SAMPLE_RATE,
                               enable_metrics=False, send_initial_empty_metrics=False))
+    if LEAN:
+        if not agent.pipeline.turn.smart_turn and gate is None:
+            audio_stops_at(stt)
+        InlineObservers.install(worker, [observer])
     preemptive = next((s for s in strategies.stop or [] if isinstance(s, PreemptiveStopStrategy)), None)
     return CallPipeline(worker, transport, observer, pair.user(), context, preemptive, duck,
                         {"stt": stt, "llm": llm, "tts": tts})
