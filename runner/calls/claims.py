@@ -118,9 +118,10 @@ class CallClaims:
                   "VALUES (?, ?, ?, ?, ?)", (call_id, provider_call_id, json.dumps(inputs), self.me,
                                              time.time() + ttl_secs))
 
-    def claim(self, call_id: str, call_sid: str | None) -> dict[str, Any] | str:
-        """Take the pending call for this runner: its inputs, or why not (a sentence) — unknown,
-        expired, already taken, or a stream whose callSid is not the CallSid that admitted it."""
+    def claim(self, call_id: str, call_sid: str | None) -> dict[str, Any] | str | None:
+        """Take the pending call for this runner: its inputs, or why not (a sentence: expired,
+        already taken, or ``mismatch``: the stream's callSid is not the CallSid that admitted it).
+        None when the call was never offered (unknown, or an outbound call its runner keeps)."""
         now = time.time()
         taken = self._run("UPDATE cb_call_claims SET claimed_by = ?, claimed_at = ? WHERE call_id = ? "
                           "AND claimed_by IS NULL AND expires_at > ? AND COALESCE(provider_call_id, '') = ?",
@@ -131,7 +132,7 @@ class CallClaims:
         if taken:
             return json.loads(row[0])
         if row is None:
-            return "unknown or expired call"
+            return None
         if row[2] is not None:
             return "unknown or expired call (already taken by a stream)"
         if row[3] <= now:
@@ -140,9 +141,12 @@ class CallClaims:
 
     def withdraw(self, call_id: str) -> bool:
         """Take a pending call in order to end it here (expired, released, refused); False when
-        another runner's stream took it first."""
-        return self._run("UPDATE cb_call_claims SET claimed_by = ?, claimed_at = ? WHERE call_id = ? "
-                         "AND claimed_by IS NULL", (self.me, time.time(), call_id)).rowcount == 1
+        another runner's stream took it first. True for a call never offered: it is this runner's."""
+        if self._run("UPDATE cb_call_claims SET claimed_by = ?, claimed_at = ? WHERE call_id = ? "
+                     "AND claimed_by IS NULL", (self.me, time.time(), call_id)).rowcount == 1:
+            return True
+        with self._mutex:
+            return self._conn.execute("SELECT 1 FROM cb_call_claims WHERE call_id = ?", (call_id,)).fetchone() is None
 
     def taken_elsewhere(self, call_ids: list[str]) -> list[str]:
         """Which of this runner's pending calls another runner's stream took (free their places)."""

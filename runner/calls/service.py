@@ -38,7 +38,7 @@ log = logging.getLogger("cb.runner.calls")
 
 PENDING_TTL_SECS = 60.0  # a webhook answered but no media stream yet: forget it after this
 SEEN_CALL_SIDS = 100_000  # CallSids remembered against replays (oldest forgotten first)
-LAG_LIMIT_SECS = 0.06  # default: a loop this late on average (smoothed over ~2 s) refuses new calls
+LAG_LIMIT_SECS = 0.25  # default: a loop this late on average (smoothed over ~0.5 s) refuses new calls
 
 
 @dataclass
@@ -187,15 +187,14 @@ class CallService:
         taken = self.claims.claim(call_id, call_sid) if self.claims is not None else None
         with self._admitting:
             pending = self.pending.get(call_id)
-            if taken == "mismatch" or (taken is None and pending is not None
-                                       and (call_sid or None) != (pending.provider_call_id or None)):
+            if taken is None and pending is None:  # never offered to the fleet, nor pending here
+                raise Refused("unknown or expired call")
+            if taken == "mismatch" or (taken is None and (call_sid or None) != (pending.provider_call_id or None)):
                 self.metrics.refused.labels("stream_mismatch").inc()
                 raise Refused(f"the stream's callSid {str(call_sid)[:40]!r} is not the CallSid of the webhook "
                               f"that admitted {call_id}")
             if isinstance(taken, str):
                 raise Refused(taken)
-            if pending is None and taken is None:
-                raise Refused("unknown or expired call")
         if pending is None:  # admitted by another runner of the fleet: plan it here (outside the lock)
             pending = self._replan(call_id, taken)
             log.info("call %s taken over from the runner that admitted it (serial %d)", call_id,
