@@ -37,7 +37,7 @@ class Limits:
     miss_ms: float = 40.0  # an agent frame later than this past its due time is a pacing miss
     miss_rate: float = 0.02  # refuse while more than this share of agent frames miss
     backlog_ms: float = 150.0  # refuse while callers' frames are read this late
-    loop_lag_ms: float = 60.0  # refuse while the event loop runs this late (smoothed)
+    loop_lag_ms: float = 250.0  # refuse while the event loop runs this late (smoothed); pacing and backlog see it first
     measured: bool = True  # False (CB_ADMISSION=off): the hard cap alone
 
     @classmethod

@@ -13,7 +13,8 @@ stream's worker claims the call there, ``cb.runner.calls.claims``), the webhook 
 leased, so each is delivered once), and the heartbeats by which a worker's calls are ended as
 failed when it dies. What must run once per host runs in worker 0 alone: ``--watch`` and the SIP
 listener (``cb.runner.calls.transports``). Worker 0 starts first; the others join once they have
-loaded their models, so no connection reaches a worker still warming up.
+loaded their models (one at a time, each after the one before is warm), so no connection reaches
+a worker still warming up.
 
 A worker that exits unasked is started again at once (at most ``RESTARTS`` times a minute); the
 calls it held are ended by the others as failed. The first SIGTERM or SIGINT goes to every
@@ -99,8 +100,14 @@ def worker_main(settings: Any, sock: socket.socket, ready: Any) -> None:
         app.state.cb.startup.append(_wait_warm(app))
 
     def on_ready() -> None:
+        import asyncio
+
         log.info("worker %d (pid %d) serving", settings.worker, os.getpid())
-        ready.set()
+
+        async def warm() -> None:  # the next worker starts once this one's models are loaded
+            await _wait_warm(app)()
+            ready.set()
+        asyncio.get_running_loop().create_task(warm())
 
     config = uvicorn.Config(app, log_level="warning", access_log=False, ws_max_size=WS_MAX_BYTES,
                             loop=os.environ.get("CB_LOOP", "auto"), use_colors=None if colour.enabled() else False)

@@ -60,7 +60,7 @@ def install(app: FastAPI, ctx: Any) -> None:
         default_profile=settings_value(settings, "profile", "CB_PROFILE", "local"),
         max_calls=settings_value(settings, "max_calls", "CB_MAX_CALLS", DEFAULT_MAX_CALLS),
         drain_secs=settings_value(settings, "drain_secs", "CB_DRAIN_SECS", DEFAULT_DRAIN_SECS),
-        lag_limit_secs=settings_value(settings, "max_loop_lag_ms", "CB_MAX_LOOP_LAG_MS", 60) / 1000,
+        lag_limit_secs=settings_value(settings, "max_loop_lag_ms", "CB_MAX_LOOP_LAG_MS", 250) / 1000,
         pending_ttl_secs=settings_value(settings, "pending_ttl_secs", "CB_PENDING_TTL_SECS", PENDING_TTL_SECS))
     service.claims = CallClaims.for_store(ctx.store)  # any runner on this database may take the stream
     app.state.calls = service

@@ -43,9 +43,9 @@ def test_each_caller_facing_signal_refuses_on_its_own():
     limits = Limits()
     assert decide(Reading(calls=3, miss_rate=0.05), limits).reason == "pacing"
     assert decide(Reading(calls=3, backlog_ms=400), limits).reason == "input_backlog"
-    assert decide(Reading(calls=3, loop_lag_ms=90), limits).reason == "loop_lag"
+    assert decide(Reading(calls=3, loop_lag_ms=300), limits).reason == "loop_lag"
     # just under every threshold: admitted
-    assert decide(Reading(calls=3, miss_rate=0.019, backlog_ms=149, loop_lag_ms=59), limits).admit
+    assert decide(Reading(calls=3, miss_rate=0.019, backlog_ms=149, loop_lag_ms=249), limits).admit
 
 
 def test_the_ceiling_is_the_cpu_budget_over_the_measured_cost_of_one_call():
