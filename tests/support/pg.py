@@ -6,6 +6,7 @@ PostgreSQL 15 is part of this machine kind (Debian's postgresql package); psycop
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -37,6 +38,16 @@ def pg_server() -> Iterator[str]:
     if not (initdb and pg_ctl):
         pytest.skip("PostgreSQL server binaries (Debian package postgresql) are not installed")
     pytest.importorskip("psycopg", reason="pip install 'cb[postgres]'")
+    with postgres() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def postgres() -> Iterator[str]:
+    """A throwaway server (also for bench/): its URL, without a database name."""
+    initdb, pg_ctl = _bin("initdb"), _bin("pg_ctl")
+    if not (initdb and pg_ctl):
+        raise RuntimeError("PostgreSQL server binaries (Debian package postgresql) are not installed")
     folder = tempfile.mkdtemp(prefix="cb-pg-")
     os.chmod(folder, 0o777)
     data = os.path.join(folder, "data")
