@@ -5,8 +5,9 @@
     .venv/bin/python bench/run.py --sections turns,bargein --profiles ab
     .venv/bin/python bench/run.py --sections concurrency --steps 1,10,25,50 --runner-env CB_LOOP=asyncio
 
-Sections: ``turns`` (turn latency a/b/c), ``bargein``, ``concurrency``, ``control`` (runs
-bench/validate_bench.py and bench/control_bench.py and reads their JSON). Every call goes through a
+Sections: ``turns`` (turn latency a/b/c), ``bargein``, ``cutoff`` (mid-turn pauses), ``concurrency``, ``control`` (runs
+bench/validate_bench.py and bench/control_bench.py and reads their JSON), ``multi`` (two runners on
+PostgreSQL behind HAProxy: calls held, apply to live on both; bench/multi_runner.py). Every call goes through a
 real `cb runner` over the real Media Streams WebSocket (bench/caller.py); see bench/README.md.
 """
 
@@ -29,7 +30,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from bench import table  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
-SECTIONS = ("turns", "bargein", "concurrency", "control")
+SECTIONS = ("turns", "bargein", "concurrency", "control", "multi", "cutoff", "quality")
 
 
 def log(*args: Any) -> None:
@@ -119,6 +120,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if "control" in sections:
         log("control plane")
         report["control"] = control(args.quick)
+    if "multi" in sections:
+        from bench import multi_runner
+
+        log("two runners on PostgreSQL behind HAProxy")
+        report["multi"] = multi_runner.main(args.quick, log=log)
+    if "cutoff" in sections:
+        from bench import cutoff
+
+        log("mid-turn pauses: VAD alone, smart-turn, words")
+        report["cutoff"] = cutoff.main(args.quick)
+    if "quality" in sections:
+        from bench import quality
+
+        log("what the caller hears: PESQ, dropped and doubled frames (Piper)")
+        report["quality"] = quality.main(args.quick)
     report["wall_s"] = round(time.monotonic() - t0, 1)
     report["machine_after"] = machine()
 
