@@ -24,7 +24,7 @@ import re
 import time
 from typing import Any
 
-from pipecat.frames.frames import Frame, VADUserStoppedSpeakingFrame
+from pipecat.frames.frames import Frame, TranscriptionFrame, VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame
 
 from cb.config.models import UNFINISHED_STOP_SECS  # the default of turn.unfinished_stop_secs
 
@@ -32,6 +32,12 @@ from cb.config.models import UNFINISHED_STOP_SECS  # the default of turn.unfinis
 # conjunctions, subject pronouns, "is", fillers, and the verbs a caller hesitates after on a
 # booking line. Words that often end a short answer ("can", "will", "do", "so", "that") are not here:
 # taking a finished turn for unfinished costs a second's wait, the other way round a cut-off.
+# A segmented STT (Whisper) transcribes each stretch of speech after it ends, so on a loaded machine
+# the first stretch's words ("my name is") can arrive after the caller finished the second: while a
+# stretch's words are still due and the words so far look unfinished, the turn waits for them too,
+# up to this long after the last words came (a stretch that was only a cough never brings words).
+WORDS_DUE_MAX_SECS = 3.0
+
 UNFINISHED_WORDS = frozenset("""
 a an the my your our his her their
 to for of at with from by into about than on in
@@ -67,29 +73,40 @@ class HoldUnfinished:
         self._unfinished_stop = unfinished_stop_secs
         self._speech_ended: float | None = None  # the caller's last speech, by the VAD's last stop
         self._hold: asyncio.Task | None = None
+        self._stretches = 0  # stretches of speech the VAD heard in this turn
+        self._transcripts = 0  # final transcripts received in it
+        self._holding_turn = False
         self.held = 0  # turns whose end waited because they looked unfinished
         self.resumed = 0  # of those, turns the caller went on with before the wait ran out
 
     async def process_frame(self, frame: Frame) -> Any:
         if isinstance(frame, VADUserStoppedSpeakingFrame):
             self._speech_ended = time.monotonic() - float(frame.stop_secs or 0.0)
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            self._stretches += 1
+        elif isinstance(frame, TranscriptionFrame):
+            self._transcripts += 1
         return await super().process_frame(frame)
 
-    def hold_for(self, text: str, now: float) -> float:
-        """Seconds the end of a turn with ``text`` waits from ``now`` (0: end it now)."""
+    def hold_for(self, text: str, now: float, words_due: bool = False) -> float:
+        """Seconds the end of a turn with ``text`` waits from ``now`` (0: end it now); with
+        ``words_due`` a stretch of the caller's speech is still being transcribed."""
         if not looks_unfinished(text):
             return 0.0
         ended = self._speech_ended if self._speech_ended is not None else now
-        return max(0.0, ended + self._unfinished_stop - now)
+        return max(0.0, ended + self._unfinished_stop - now, WORDS_DUE_MAX_SECS if words_due else 0.0)
 
     async def trigger_user_turn_stopped(self, **kwargs: Any) -> None:
         if self._hold is not None:
-            return  # already waiting; the wait ends the turn
-        wait = self.hold_for(getattr(self, "_text", ""), time.monotonic())
+            # More words arrived while waiting: judge the turn again on them.
+            hold, self._hold = self._hold, None
+            await self.task_manager.cancel_task(hold)
+        wait = self.hold_for(getattr(self, "_text", ""), time.monotonic(), self._stretches > self._transcripts)
         if wait <= 0:
             await super().trigger_user_turn_stopped(**kwargs)
             return
-        self.held += 1
+        if not self._holding_turn:
+            self.held, self._holding_turn = self.held + 1, True
         self._hold = self.task_manager.create_task(self._end_after(wait, kwargs), f"{self}::hold_unfinished")
 
     async def _end_after(self, wait: float, kwargs: dict[str, Any]) -> None:
@@ -110,6 +127,11 @@ class HoldUnfinished:
         # The VAD heard the caller again, or a turn boundary: the turn is not over after all.
         await self._cancel_hold()
         await super()._discard_pending_end_of_turn()
+
+    async def handle_user_turn_stopped(self) -> None:
+        self._stretches = self._transcripts = 0
+        self._holding_turn = False
+        await super().handle_user_turn_stopped()
 
     async def cleanup(self) -> None:
         if self._hold is not None:

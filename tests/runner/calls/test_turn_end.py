@@ -121,3 +121,22 @@ def test_every_stop_strategy_of_an_agent_holds_unfinished_turns_with_its_setting
     # Unset, the field stays out of the agent's dump: an agent's content and hash are what they were.
     assert "unfinished_stop_secs" not in TurnDetection().model_dump()
     assert TurnDetection(unfinished_stop_secs=0.9).model_dump()["unfinished_stop_secs"] == 0.9
+
+
+def test_an_unfinished_turn_waits_for_the_words_of_a_stretch_still_being_transcribed():
+    # Whisper transcribes each stretch after it ends; loaded, the first stretch's words ("my name
+    # is") arrive after the caller finished the second, past the unfinished stop.
+    strategy = holding(PreemptiveStopStrategy)(unfinished_stop_secs=0.3)
+    events = asyncio.run(drive(strategy, [
+        VADUserStartedSpeakingFrame(), VADUserStoppedSpeakingFrame(stop_secs=0.2), 0.1,
+        VADUserStartedSpeakingFrame(), VADUserStoppedSpeakingFrame(stop_secs=0.2), 0.5,
+        final("My name is."), 0.5, final(" Sarah Johnson."), 0.1]))
+    # One end of turn, on the second stretch's words, not on the fragment.
+    assert [e for e, _ in events] == ["stopped"], events
+    assert events[0][1] >= 1.0, events
+
+
+def test_words_still_due_are_not_waited_for_forever():
+    strategy = holding(PreemptiveStopStrategy)(unfinished_stop_secs=0.3)
+    assert strategy.hold_for("My name is", now=100.0, words_due=True) == 3.0
+    assert strategy.hold_for("My name is Sarah.", now=100.0, words_due=True) == 0.0
