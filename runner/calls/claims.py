@@ -50,7 +50,9 @@ SCHEMA = [
         claimed_by TEXT,
         claimed_at REAL,
         ended_by TEXT)""",
+    "CREATE INDEX IF NOT EXISTS cb_call_claims_expires ON cb_call_claims (expires_at)",
 ]
+KEEP_SECS = 3600.0  # a finished call's claim is kept this long after its stream could have come
 _FINAL = ", ".join(f"'{s}'" for s in FINAL)
 
 
@@ -172,6 +174,12 @@ class CallClaims:
                 "AND COALESCE(c.claimed_by, c.admitted_by) <> ? AND (r.seen_at IS NULL OR r.seen_at < ?) "
                 "AND (c.claimed_by IS NOT NULL OR c.expires_at < ?)", (self.me, now - lapse_secs, now)).fetchall()
         return [(r[0], json.loads(r[1]), "runner_lost" if r[2] else "no_media_stream") for r in rows]
+
+    def prune(self, keep_secs: float = KEEP_SECS) -> int:
+        """Forget the claims of finished calls (the record keeps the call), so the lost-call query
+        reads only recent rows however many calls the fleet has taken."""
+        return self._run(f"DELETE FROM cb_call_claims WHERE expires_at < ? AND call_id IN "
+                         f"(SELECT id FROM cb_calls WHERE status IN ({_FINAL}))", (time.time() - keep_secs,)).rowcount
 
     def end(self, call_id: str) -> bool:
         """Take a lost runner's call to end it; only one runner of the fleet gets True."""

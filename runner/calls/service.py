@@ -262,6 +262,7 @@ class CallService:
         """Free the places of pending calls another runner's stream took; end lost runners' calls."""
         from .claims import HEARTBEAT_SECS
 
+        ticks = 0
         while True:
             await asyncio.sleep(period or HEARTBEAT_SECS)
             try:
@@ -270,6 +271,9 @@ class CallService:
                         self.pending.pop(call_id, None)
                 for call_id, inputs, reason in await asyncio.to_thread(self.claims.orphans):
                     await self._end_orphan(call_id, inputs, reason)
+                ticks += 1
+                if ticks % 600 == 1:  # every ten minutes or so
+                    await asyncio.to_thread(self.claims.prune)
             except Exception:  # noqa: BLE001 - a database blip: look again next time
                 log.exception("could not check the fleet's calls")
 

@@ -96,6 +96,8 @@ def test_a_lapsed_runners_calls_are_found_and_ended_once(connect):
         ended = list(pool.map(lambda r: r.end("call_streamed"), (a, c)))
     assert sorted(ended) == [False, True]
     assert a.orphans() == [] and c.orphans() == []
+    assert a.prune(keep_secs=-120) == 1  # call_done: finished; call_streamed is still in progress on its record
+    assert isinstance(c.claim("call_done", "CA2"), type(None)) and c.orphans() == []
 
 
 def test_a_runner_that_stops_cleanly_leaves_the_fleet(connect):
