@@ -109,6 +109,16 @@ def rows(report: dict[str, Any]) -> list[tuple]:
                         "" if ok is None else ("met" if ok else "MISSED")))
     if "error" in cb:
         out.append(("control", "control_bench.py", "", "", "", "", "", "FAILED"))
+    for name, r in (report.get("cutoff") or {}).items():
+        sec, t = f"pauses: {name}", r.get("targets", {})
+        gaps = ", ".join(f"{g} ms {v['cut_off']}/{v['paused_lines']}" for g, v in r["by_gap"].items())
+        out.append((sec, f"callers cut off in a mid-sentence pause ({gaps})", str(r["paused_lines"]),
+                    f"{r['cut_off']}/{r['paused_lines']}", "", "", "none", _verdict(t, "cut_off_rate")))
+        out.append(_stat_row(sec, "turn: last speech -> 1st agent frame, ms (lines not cut off)", r["total_ms"],
+                             "median < 500", _verdict(t, "total_ms.median")))
+        out.append((sec, f"answers per line spoken: {r['answers_per_line']}", "", "", "", "", "1.0", ""))
+        if r.get("errors"):
+            out.append((sec, f"errors: {r['errors'][:2]}", "", "", "", "", "", "FAILED"))
     return out
 
 
