@@ -34,6 +34,12 @@ class Line:
     barge_in_after_ms: int | None = None
     pause_ms: int = 300  # silence after the agent stops before speaking
     wait_for_agent: bool = True  # wait until the agent has said something since the last line
+    then: str | None = None  # said after ``gap_ms`` of silence: a caller pausing mid-sentence
+    gap_ms: int = 500
+
+    @property
+    def text(self) -> str:
+        return f"{self.say} {self.then}" if self.then else self.say
 
 
 @dataclass
@@ -51,6 +57,7 @@ class CallResult:
     response_ms: list[float] = field(default_factory=list)
     clear_ms: list[float] = field(default_factory=list)
     clears: int = 0
+    talked_over: int = 0  # agent frames that arrived while the caller still had a line to send
     ended_by: str = ""  # agent (the runner closed the stream) | caller
 
 
@@ -89,6 +96,8 @@ class SimulatedCaller(TwilioPeer):
 
     # ------------------------------------------------------------------ listening
     def _media(self, raw: str, now: float) -> None:
+        if self._awaiting_response and self.outbox:
+            self.result.talked_over += 1
         if self._awaiting_response and self.last_voice_sent and not self.outbox:
             self.result.response_ms.append(round((now - self.last_voice_sent) * 1000, 1))
             self._awaiting_response = False
@@ -130,9 +139,12 @@ class SimulatedCaller(TwilioPeer):
 
     # ------------------------------------------------------------------ speaking
     async def _speak(self, line: Line) -> None:
-        pcm = await asyncio.to_thread(speech.synthesize, line.say)
+        parts = [line.say] + ([line.then] if line.then else [])
         # Send the voice only: response_ms counts from the last frame sent, which must be speech.
-        pcm = speech.voiced(np.frombuffer(pcm, dtype=np.int16)).tobytes()
+        voiced = [speech.voiced(np.frombuffer(await asyncio.to_thread(speech.synthesize, t), dtype=np.int16))
+                  for t in parts]
+        gap = np.zeros(speech.TELEPHONE_RATE * line.gap_ms // 1000, dtype=np.int16)
+        pcm = np.concatenate([voiced[0], *(piece for v in voiced[1:] for piece in (gap, v))]).tobytes()
         ulaw = speech.ulaw_encode(pcm)
         frames = [ulaw[i:i + speech.FRAME_BYTES].ljust(speech.FRAME_BYTES, b"\xff")
                   for i in range(0, len(ulaw), speech.FRAME_BYTES)]
@@ -152,7 +164,7 @@ class SimulatedCaller(TwilioPeer):
         self._awaiting_response = True
         if self._transcribing:  # print what the agent said before what the caller says over it
             await asyncio.gather(*self._transcribing)
-        self._heard("caller", line.say, began)
+        self._heard("caller", line.text, began)
         await self.until(lambda: not self.outbox, len(frames) * FRAME_SECS + 5)
         if self._heard_pcm and not self._playout:  # what we talked over ends here, unanswered
             self._flush_heard()
