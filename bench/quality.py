@@ -98,6 +98,34 @@ REPLIES = (
     "interpreter, tell us when you book, and we will arrange one at no cost to you. That is "
     "everything from me for now. Thank you for listening so patiently, and we look forward to "
     "seeing you soon.",
+    "Since you asked, here is a little about the people you will meet. The clinic has three doctors, "
+    "each with their own list of patients, and you are welcome to ask for the same one every time. "
+    "Two nurses run the morning clinics for blood tests, dressings and vaccinations, and one of them "
+    "also looks after the diabetes and asthma reviews in the afternoons. The front desk is kept by a "
+    "small team who have worked here for many years and know most of the families in the town by "
+    "name. If you ever feel that something was not handled as well as it should have been, please "
+    "tell any of them, or ask for the practice manager, who reads every comment herself and always "
+    "writes back. We also hold a short meeting for patients once a season, where anyone can come and "
+    "say what they would like us to do better.",
+    "And one last thing about the seasons. In the autumn we run extra clinics for flu injections on "
+    "Saturday mornings, and you do not need to book for those: simply come along between nine and "
+    "twelve with your card. In the winter the mornings are always the busiest, so if your question "
+    "can wait, an afternoon appointment is usually quicker. In the spring many people come to us "
+    "with hay fever and itchy eyes, and the pharmacy next door can often help without a visit at "
+    "all. In the summer, if you are travelling abroad, please talk to the nurse at least six weeks "
+    "before you leave, because some vaccinations need time to work. Whatever the season, we are here "
+    "to help, and no question is too small.",
+    "You also asked how the reminders work, so let me explain them properly. Two days before each "
+    "visit we send a short message to the telephone number you gave us, with the day, the time and "
+    "the name of the doctor or nurse you will see. If you reply with the word yes, nothing else "
+    "happens, and we will expect you. If you reply with the word no, the time goes back to the "
+    "calendar and somebody will call you within the day to find a better one. If you would rather "
+    "have a letter or a telephone call than a message, tell the front desk and they will change it "
+    "for you; the same goes for a second number, such as a daughter or a neighbour who helps you "
+    "keep track of things. We never use your number for anything else, we never pass it to anyone "
+    "outside the clinic, and you can ask us to stop the reminders at any time without giving a "
+    "reason. Most people find them useful, and they have halved the number of missed visits since "
+    "we started sending them.",
 )
 QUICK_REPLY = (
     "Thank you for calling the clinic. When you arrive, the front desk will ask you to confirm "
@@ -113,13 +141,14 @@ CALLER_LINE = "Could you tell me more about that?"
 class TtsTap:
     """A call observer: what the TTS pushed (``tts.pcm``, ``tts.jsonl``: context id, first sample,
     samples and time.monotonic() per frame, the same clock as the caller's on one machine) and what
-    the output transport wrote to the caller (``out.pcm``)."""
+    the output transport wrote to the caller, after it wrote it (``out.pcm``, ``out.jsonl``)."""
 
     def __init__(self, folder: Path):
         folder.mkdir(parents=True, exist_ok=True)
         self._pcm = open(folder / "tts.pcm", "wb")
         self._index = open(folder / "tts.jsonl", "w")
         self._out = open(folder / "out.pcm", "wb")
+        self._sent = open(folder / "out.jsonl", "w")
         self._samples = 0
 
     async def on_push_frame(self, data: Any) -> None:
@@ -133,6 +162,8 @@ class TtsTap:
         if isinstance(data.source, BaseOutputTransport) and data.direction == FrameDirection.DOWNSTREAM:
             self._out.write(frame.audio)
             self._out.flush()
+            self._sent.write(json.dumps({"n": len(frame.audio) // 2, "t": time.monotonic()}) + "\n")
+            self._sent.flush()
         elif isinstance(frame, TTSAudioRawFrame) and data.first_push:
             n = len(frame.audio) // 2
             self._pcm.write(frame.audio)
@@ -343,9 +374,12 @@ def utterances(index: list[dict[str, Any]]) -> list[tuple[str, int, int]]:
     return [tuple(u) for u in out]  # type: ignore[misc]
 
 
-def analyse(ref: np.ndarray, index: list[dict[str, Any]], messages: list[str],
-            arrivals: list[float], out_pcm: np.ndarray | None = None) -> dict[str, Any]:
-    """Figures for one call from the tapped TTS audio and the caller's received messages."""
+def analyse(ref: np.ndarray, index: list[dict[str, Any]], messages: list[str], arrivals: list[float],
+            out_pcm: np.ndarray | None = None, sent: list[float] | None = None,
+            clears: list[float] = ()) -> dict[str, Any]:
+    """Figures for one call from the tapped TTS audio (``index``: its frames; ``sent``: when the
+    runner's transport wrote each message) and the caller's received messages and ``clear``s.
+    Audio skipped right after a ``clear`` was cut by a barge-in, not dropped: it counts apart."""
     chunks, fields = [], set()
     for raw in messages:
         msg = json.loads(raw)
@@ -362,6 +396,17 @@ def analyse(ref: np.ndarray, index: list[dict[str, Any]], messages: list[str],
         result["transport_wrote_s"] = round(len(out_pcm) / RATE, 1)
     # Frames by content: the whole call's agent audio is one stream, in both recordings.
     t = track(ref, got)
+    chunk_of = np.repeat(np.arange(len(chunks)), [len(c) // FRAME for c in chunks]) if chunks else np.zeros(0, int)
+    for e in t.events:
+        if e["kind"] != "dropped" or e.get("where") == "start" or not len(chunk_of):
+            continue
+        after = arrivals[chunk_of[min(e["frame"], len(chunk_of)) - 1]]
+        until = arrivals[chunk_of[e["frame"]]] if e["frame"] < len(chunk_of) else float("inf")
+        if any(after <= c <= until for c in clears):
+            count = max(1, round(e["samples"] / FRAME))
+            e["kind"] = "cut by a clear"
+            t.dropped -= count
+            result["cut_by_clear_frames"] = result.get("cut_by_clear_frames", 0) + count
     result["content"] = t.as_dict()
     # Which reply each received chunk belongs to: where its first voiced frame was found.
     first_frame = np.cumsum([0] + [len(c) for c in chunks])[:-1] // FRAME
@@ -381,7 +426,7 @@ def analyse(ref: np.ndarray, index: list[dict[str, Any]], messages: list[str],
             owner[k] = owner[k + 1]
     per: list[dict[str, Any]] = []
     all_gaps = {"underruns": 0, "gap_ms": 0.0}
-    all_causes = {"tts": 0, "transport": 0}
+    all_causes = {"tts": 0, "transport": 0, "delivery": 0}
     jitters: list[float] = []
     for u, (_, a, b) in enumerate(spans):
         ks = [k for k, o in enumerate(owner) if o == u]
@@ -392,14 +437,23 @@ def analyse(ref: np.ndarray, index: list[dict[str, Any]], messages: list[str],
             all_gaps["underruns"] += p["underruns"]
             all_gaps["gap_ms"] += p["gap_ms"]
             jitters += list(np.abs(np.diff([arrivals[k] for k in ks]) * 1000 - np.asarray([seconds[k] for k in ks[:-1]]) * 1000))
-            # Each underrun: had the TTS made that audio by the time it was due (the runner sent
-            # it late), or not (the TTS was slower than real time)?
-            causes = {"tts": 0, "transport": 0}
+            # Each underrun: the TTS made that audio after it was due (slower than real time), or
+            # the runner's transport wrote it after it was due, or it was written in time and
+            # reached the caller late (the caller's own share of the CPU: a bench artefact).
+            causes = {"tts": 0, "transport": 0, "delivery": 0}
+            detail = []
             for i, due in p["late"]:
                 made = produced_at(index, t.positions[min(first_frame[ks[i]], len(t.positions) - 1)])
+                wrote = sent[ks[i]] if sent is not None and len(sent) == len(chunks) else None
                 if made is not None:
-                    causes["tts" if made > due else "transport"] += 1
+                    cause = "tts" if made > due else "transport" if wrote is None or wrote > due else "delivery"
+                    causes[cause] += 1
+                    detail.append({"at_s": round(arrivals[ks[i]] - arrivals[ks[0]], 2),
+                                   "gap_ms": round(1000 * (arrivals[ks[i]] - due), 1),
+                                   "made_before_due_ms": round(1000 * (due - made), 1),
+                                   "written_before_due_ms": None if wrote is None else round(1000 * (due - wrote), 1)})
             row["underrun_causes"] = causes
+            row["underrun_detail"] = detail[:30]
             for cause, n in causes.items():
                 all_causes[cause] += n
             # Line the received audio up with the reply: where its first voiced frame was found.
@@ -469,7 +523,9 @@ def measure(quick: bool) -> dict[str, Any]:
         with Stack(pipeline=pipeline, llm_script=script, greeting=GREETING, env=env,
                    runner_module="bench.quality") as stack:
             steps = [Step("turn", voice.spoken(CALLER_LINE), pause_ms=500) for _ in replies]
-            caller = Listener(stack.url, stack.token, NUMBER, steps, quiet_ms=1500, step_timeout=120)
+            # The caller answers once the agent has been quiet 4 s: on loaded cores a reply can
+            # stall for 2 s, and speaking into it would be a barge-in (counted apart if it happens).
+            caller = Listener(stack.url, stack.token, NUMBER, steps, quiet_ms=4000, step_timeout=180)
             trace = run(caller.run())
             log_tail = stack.log.read_text()[-3000:]
         folder = Path(tap) / (trace.call_id or "none")
@@ -479,10 +535,12 @@ def measure(quick: bool) -> dict[str, Any]:
         ref = np.fromfile(folder / "tts.pcm", dtype="<i2")
         index = [json.loads(line) for line in (folder / "tts.jsonl").read_text().splitlines()]
         out_pcm = np.fromfile(folder / "out.pcm", dtype="<i2")
+        sent = [json.loads(line)["t"] for line in (folder / "out.jsonl").read_text().splitlines()]
     rates = sorted({row["rate"] for row in index})
     if rates != [RATE]:
         return {"error": f"the TTS pushed audio at {rates} Hz, not {RATE}"}
-    result = analyse(ref, index, caller.messages, trace.media_at, out_pcm)
+    result = analyse(ref, index, caller.messages, trace.media_at, out_pcm, sent, trace.clear_at)
+    result["clears"] = len(trace.clear_at)
     result["call_s"] = round(trace.ended - trace.started, 1)
     result["targets"] = {
         "pesq_nb.median": {"limit": ">= ceiling - 0.1", "value": result["pesq_nb"]["median"],

@@ -120,14 +120,21 @@ def test_one_call_end_to_end_from_messages():
     assert [u["underruns"] for u in r["utterances"]] == [0, 1]
     assert r["utterances"][1]["gap_ms"] == 100.0
     assert r["sequence_fields"] == [] and r["message_ms"] == [20] and r["unplaced_chunks"] == 0
-    assert r["underrun_causes"] == {"tts": 0, "transport": 1}  # the audio was there 1.5 s before
+    assert r["underrun_causes"] == {"tts": 0, "transport": 1, "delivery": 0}  # the audio was there 1.5 s before
     # The same arrivals, but the TTS made the second half of reply 2 only after it was due.
     split = len(a) + 60 * F
     index[1:] = [{"context": "c2", "at": len(a), "n": split - len(a), "rate": 8000, "t": 9.9},
                  {"context": "c2", "at": split, "n": len(ref) - split, "rate": 8000, "t": 11.45}]
     r = quality.analyse(ref, index, messages, arrivals)
-    assert r["underrun_causes"] == {"tts": 1, "transport": 0}
+    assert r["underrun_causes"] == {"tts": 1, "transport": 0, "delivery": 0}
     assert len(r["utterances"]) == 2  # one context, two index rows: one reply
+    # The runner wrote the held-back message at 11.39, before it was due (11.40): the caller got it late.
+    r = quality.analyse(ref, index[:1] + [dict(index[1], n=len(b), t=9.9)], messages, arrivals,
+                        sent=[x - 0.05 if x < 11.49 else 11.39 for x in arrivals])
+    assert r["underrun_causes"] == {"tts": 0, "transport": 0, "delivery": 1}
+    # A clear between the frame before the gap and the one after it: a barge-in cut, not a drop.
+    r = quality.analyse(ref, index, messages, arrivals, clears=[arrivals[gone - 1] + 0.01])
+    assert (r["dropped_frames"], r["cut_by_clear_frames"], r["doubled_frames"]) == (0, 1, 1)
 
 
 def test_pesq_sees_the_g711_line_and_a_damaged_one():
