@@ -119,7 +119,37 @@ def rows(report: dict[str, Any]) -> list[tuple]:
         out.append((sec, f"answers per line spoken: {r['answers_per_line']}", "", "", "", "", "1.0", ""))
         if r.get("errors"):
             out.append((sec, f"errors: {r['errors'][:2]}", "", "", "", "", "", "FAILED"))
+    q = report.get("quality")
+    if q:
+        out += quality_rows(q)
     return out
+
+
+def quality_rows(q: dict[str, Any]) -> list[tuple]:
+    """bench/quality.py: one Piper call, the caller's ear against the TTS's own frames."""
+    sec = f"caller's ear ({q.get('call_s', '-')} s call)"
+    if "error" in q:
+        return [(sec, f"error: {q['error'][:100]}", "", "", "", "", "", "FAILED")]
+    t, p, c = q["targets"], q["pesq_nb"], q["pesq_nb_content"]
+    ceiling = q["g711_ceiling"]["median"]
+    causes = q["underrun_causes"]
+
+    def f2(v: Any) -> str:
+        return "-" if v is None else f"{v:.2f}"
+
+    return [
+        (sec, "PESQ NB per reply, as heard (gaps included)", _f(p["n"]), f2(p["median"]), "", f"min {f2(p['min'])}",
+         f"G.711 ceiling {f2(ceiling)}", _verdict(t, "pesq_nb.median")),
+        (sec, "PESQ NB per reply, the audio alone (gaps closed)", _f(p["n"]), f2(c["median"]), "", f"min {f2(c['min'])}",
+         "", ""),
+        (sec, f"dropped / doubled frames (content alignment; cut by a barge-in's clear: "
+              f"{q.get('cut_by_clear_frames', 0)})", "", f"{q['dropped_frames']} / {q['doubled_frames']}",
+         "", "", "0 / 0", _verdict(t, "dropped_frames", "doubled_frames")),
+        (sec, f"underruns: a frame due mid-reply came late ({q['gap_ms']} ms of gaps; TTS late {causes['tts']}, "
+              f"sent late {causes['transport']}, delivered late {causes.get('delivery', 0)})", "", str(q["underruns"]), "", "", "0", _verdict(t, "underruns")),
+        (sec, f"inter-arrival jitter of agent frames, ms (p99 {_f(q['jitter_ms']['p99'])})", "",
+         _f(q["jitter_ms"]["p50"]), "", _f(q["jitter_ms"]["max"]), "", ""),
+    ]
 
 
 def render(report: dict[str, Any]) -> str:
