@@ -7,9 +7,16 @@ figure measured first in the same run, and the agent's outbound frames keep thei
 (arrival jitter p99 < 20 ms). The answer is the largest N that passed. Steps stop at the first
 failure or when the time budget is spent.
 
-Beside each step: the runner's CPU (share of one core), the runner's event-loop lag (sampled from
-/readyz), and the benchmark caller's own CPU and send lateness: the callers share the two cores, so
-they are part of the load and of the noise.
+Beside each step: the runner's CPU (share of one core) and memory (resident, its workers included),
+the runner's event-loop lag (sampled from /readyz), and the benchmark caller's own CPU and send
+lateness: the callers share the two cores, so they are part of the load and of the noise.
+
+The same ladder runs, in one run, against each of ``targets``: ``cb`` (the runner with ``--workers
+N`` for each N of ``workers``: 1 is one process), ``cb-before`` (one process with the call path's
+cuts undone: ``CB_LEAN=0 CB_VAD_BATCH=0``, for before/after in one run) and ``stock`` (stock pipecat 1.14 with the same
+providers, bench/stock_pipecat.py); the report gives each one's largest N and the ratio cb/stock.
+The admission control is off in these runners (``CB_ADMISSION=off``): the ladder looks for where
+calls degrade, which admission exists to stay below.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from typing import Any
 import httpx
 
 from . import analyse
+from .stock_pipecat import StockStack
 from .place import place_many, run
 from .stack import Stack
 from .turns import stack_for, turn_steps
@@ -33,28 +41,57 @@ QUICK_STEPS = (1, 10, 25)
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU of ``pid`` and its live descendants (a runner with --workers is a supervisor and its workers)."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        children = open(f"/proc/{pid}/task/{pid}/children").read().split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") + sum(cpu_seconds(int(c)) for c in children)
 
 
-async def sample_lag(url: str, until: asyncio.Event, out: list[float]) -> None:
+def rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and its live descendants, MB."""
+    try:
+        kb = next(int(line.split()[1]) for line in open(f"/proc/{pid}/status") if line.startswith("VmRSS:"))
+        children = open(f"/proc/{pid}/task/{pid}/children").read().split()
+    except (OSError, StopIteration):
+        return 0.0
+    return kb / 1024 + sum(rss_mb(int(c)) for c in children)
+
+
+async def sample_lag(url: str, until: asyncio.Event, out: list[float], pid: int | None = None,
+                     rss: list[float] | None = None) -> None:
     async with httpx.AsyncClient(timeout=2) as client:
         while not until.is_set():
             try:
                 out.append(float((await client.get(url + "/readyz")).json().get("loop_lag_ms") or 0))
             except (httpx.HTTPError, ValueError):
                 pass
+            if pid is not None and rss is not None:
+                rss.append(rss_mb(pid))
             await asyncio.sleep(1.0)
 
 
-def step(n: int, turns: int, profile: str, env: dict[str, str]) -> dict[str, Any]:
-    env = {"CB_MAX_CALLS": str(n + 10), **env}
-    with stack_for(profile, env=env) as stack:
+def make_stack(target: str, profile: str, n: int, env: dict[str, str], workers: int = 1) -> Any:
+    if target == "stock":
+        return StockStack()
+    env = {"CB_MAX_CALLS": str(n + 10), "CB_ADMISSION": "off", **env}
+    if target == "cb-before":  # the call path before issue 16's cuts: pipecat's defaults, one VAD run a call
+        env.update(CB_LEAN="0", CB_VAD_BATCH="0")
+    stack = stack_for(profile, env=env)
+    stack.runner_args = ("--workers", str(workers))
+    return stack
+
+
+def step(n: int, turns: int, profile: str, env: dict[str, str], target: str = "cb", workers: int = 1) -> dict[str, Any]:
+    with make_stack(target, profile, n, env, workers) as stack:
         lag: list[float] = []
+        rss: list[float] = []
 
         async def go():
             done = asyncio.Event()
-            sampler = asyncio.create_task(sample_lag(stack.url, done, lag))
+            sampler = asyncio.create_task(sample_lag(stack.url, done, lag, stack.runner_pid, rss))
             try:
                 # Calls arrive 10 a second and each waits its own 0.3-1.5 s before speaking, so turns
                 # spread out as real traffic does instead of all N ending in the same 20 ms.
@@ -64,6 +101,7 @@ def step(n: int, turns: int, profile: str, env: dict[str, str]) -> dict[str, Any
                 done.set()
                 await sampler
 
+        idle_rss = rss_mb(stack.runner_pid)
         cpu0, me0, t0 = cpu_seconds(stack.runner_pid), resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
         traces = run(go())
         wall = time.monotonic() - t0
@@ -81,6 +119,8 @@ def step(n: int, turns: int, profile: str, env: dict[str, str]) -> dict[str, Any
             "wall_s": round(wall, 1),
             "runner_cpu_pct": round(100 * (cpu1 - cpu0) / wall, 1),
             "runner_cpu_pct_per_call": round(100 * (cpu1 - cpu0) / wall / n, 2),
+            "runner_rss_mb": round(max(rss), 1) if rss else None, "runner_rss_mb_idle": round(idle_rss, 1),
+            "runner_rss_mb_per_call": round((max(rss) - idle_rss) / n, 2) if rss else None,  # above the idle process
             "caller_cpu_pct": round(100 * ((me1.ru_utime + me1.ru_stime) - (me0.ru_utime + me0.ru_stime)) / wall, 1),
             "caller_send_lag_ms": analyse.summary(send_lag), "runner_loop_lag_ms": analyse.summary(lag)}
 
@@ -99,8 +139,45 @@ def judge(row: dict[str, Any], base_p95: float | None) -> dict[str, Any]:
 
 
 def main(quick: bool = False, steps: tuple[int, ...] | None = None, budget_s: float | None = None,
-         profile: str = "b", env: dict[str, str] | None = None, log=print,
-         keep_going: bool = False) -> dict[str, Any]:
+         profile: str = "b", env: dict[str, str] | None = None, log=print, keep_going: bool = False,
+         targets: tuple[str, ...] = ("cb", "stock"), workers: tuple[int, ...] = (1,)) -> dict[str, Any]:
+    """Every target's ladder in one run; the first (cb, the first of ``workers``) is the headline,
+    its figures at the top level as before, and ``compare`` holds each one's and the ratio."""
+    ladders = [(f"cb workers={w}", "cb", w) for w in workers if "cb" in targets]
+    ladders += [("cb before (CB_LEAN=0 CB_VAD_BATCH=0)", "cb-before", 1)] if "cb-before" in targets else []
+    ladders += [("stock pipecat", "stock", 1)] if "stock" in targets else []
+    results = {}
+    for name, target, w in ladders:
+        log(f"  concurrency: {name}")
+        results[name] = ladder(quick, steps, budget_s, profile, env, log, keep_going, target, w)
+    head = dict(next(iter(results.values())))
+    stock = results.get("stock pipecat")
+    head["compare"] = {name: summary(r) for name, r in results.items()}
+    for name, r in results.items():
+        if stock and r is not stock and stock["max_calls_held"]:
+            head["compare"][name]["ratio_to_stock"] = round(r["max_calls_held"] / stock["max_calls_held"], 2)
+    head["ladders"] = results
+    for name, c in head["compare"].items():
+        log(f"  concurrency: {name}: held {c['max_calls_held']} (ratio to stock {c.get('ratio_to_stock', '-')}), "
+            f"cpu per call at 10 {c['cpu_pct_per_call_at_10']}% / at the ceiling {c['cpu_pct_per_call_at_ceiling']}%, "
+            f"memory per call at 10 {c['rss_mb_per_call_at_10']} MB / at the ceiling {c['rss_mb_per_call_at_ceiling']} MB")
+    return head
+
+
+def summary(result: dict[str, Any]) -> dict[str, Any]:
+    """Largest N held, and per-call CPU (% of a core) and memory (MB) at 10 calls and at that N."""
+    rows = {r["calls"]: r for r in result["steps"]}
+    at10, top = rows.get(10) or {}, rows.get(result["max_calls_held"]) or {}
+    return {"max_calls_held": result["max_calls_held"], "single_call_p95_ms": result["single_call_p95_ms"],
+            "cpu_pct_per_call_at_10": at10.get("runner_cpu_pct_per_call"),
+            "cpu_pct_per_call_at_ceiling": top.get("runner_cpu_pct_per_call"),
+            "rss_mb_per_call_at_10": at10.get("runner_rss_mb_per_call"),
+            "rss_mb_per_call_at_ceiling": top.get("runner_rss_mb_per_call"),
+            "rss_mb_at_ceiling": top.get("runner_rss_mb")}
+
+
+def ladder(quick: bool, steps: tuple[int, ...] | None, budget_s: float | None, profile: str,
+           env: dict[str, str] | None, log, keep_going: bool, target: str, workers: int) -> dict[str, Any]:
     steps = steps or (QUICK_STEPS if quick else FULL_STEPS)
     budget_s = budget_s or (120 if quick else 600)
     turns = 2 if quick else 4
@@ -109,7 +186,7 @@ def main(quick: bool = False, steps: tuple[int, ...] | None = None, budget_s: fl
         if time.monotonic() - started > budget_s:
             log(f"  concurrency: time budget {budget_s:.0f} s spent; stopping before N={n}")
             break
-        row = step(n, turns if n > 1 else 2 * turns, profile, env or {})  # a steadier baseline
+        row = step(n, turns if n > 1 else 2 * turns, profile, env or {}, target, workers)  # a steadier baseline
         if base_p95 is None:
             base_p95 = row["total_ms"].get("p95")
         row["judged"] = judge(row, base_p95)
@@ -127,6 +204,6 @@ def main(quick: bool = False, steps: tuple[int, ...] | None = None, budget_s: fl
     # 80 % busy if nothing else ran on it (a projection, printed as one).
     costs = sorted(r["runner_cpu_pct_per_call"] for r in rows if r["calls"] >= 10)
     per_call = costs[len(costs) // 2] if costs else None
-    return {"profile": profile, "turns_per_call": turns, "single_call_p95_ms": base_p95, "max_calls_held": held,
+    return {"target": target, "workers": workers, "profile": profile, "turns_per_call": turns, "single_call_p95_ms": base_p95, "max_calls_held": held,
             "target": 100, "met": held >= 100, "steps": rows, "env": env or {},
             "cpu_pct_per_call": per_call, "projected_calls_per_core_at_80pct": round(80 / per_call) if per_call else None}

@@ -55,6 +55,7 @@ class Settings:
     audit_key_file: Path | None = None  # keys the history's chain (cb.state.auditkey); default beside the state
     workers: int = 1  # `--workers N`: worker processes on one socket (cb.runner.workers)
     worker: int = 0  # which worker this process is; worker 0 alone watches and runs the SIP listener
+    worker_ports: tuple[int, ...] = ()  # each worker's loopback port (cb.runner.routing)
 
     @property
     def public_base_url(self) -> str:
@@ -199,6 +200,10 @@ def create_app(settings: Settings, extensions: list[str] | None = None) -> FastA
                   openapi_url=None, exception_handlers=admin.ERROR_HANDLERS)
     app.state.cb = ctx
     app.add_middleware(BodyLimit)  # every route: a body past its limit is a 413 before any work
+    if settings.worker != 0 and settings.worker_ports:  # one engine commits for all workers (cb.runner.routing)
+        from .routing import ToWorkerZero
+
+        app.add_middleware(ToWorkerZero, port=settings.worker_ports[0])
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require_token)])
     def openapi() -> dict[str, Any]:

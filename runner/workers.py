@@ -11,7 +11,9 @@ PostgreSQL: applies (each worker follows the state, so an apply on one is live o
 records, pending calls (a voice webhook and its media stream may reach different workers: the
 stream's worker claims the call there, ``cb.runner.calls.claims``), the webhook outbox (rows are
 leased, so each is delivered once), and the heartbeats by which a worker's calls are ended as
-failed when it dies. What must run once per host runs in worker 0 alone: ``--watch`` and the SIP
+failed when it dies. What one worker holds in memory (a running call's session, an outbound
+call's dial) is reached through the others' private loopback ports (``cb.runner.routing``).
+What must run once per host runs in worker 0 alone: ``--watch`` and the SIP
 listener (``cb.runner.calls.transports``). Worker 0 starts first; the others join once they have
 loaded their models (one at a time, each after the one before is warm), so no connection reaches
 a worker still warming up.
@@ -83,9 +85,10 @@ def _wait_warm(app: Any) -> Any:
     return wait
 
 
-def worker_main(settings: Any, sock: socket.socket, ready: Any) -> None:
+def worker_main(settings: Any, sock: socket.socket, private: socket.socket, ready: Any, serving: Any) -> None:
     """One worker: the runner app on the inherited socket. Runs in a spawned process."""
     os.setpgid(0, 0)  # a terminal's Ctrl-C reaches the supervisor, which tells each worker once
+    from . import routing
     from .app import configure_logging, create_app
     from .calls.graceful import DrainingServer, drain_calls
     from .limits import WS_MAX_BYTES
@@ -95,6 +98,7 @@ def worker_main(settings: Any, sock: socket.socket, ready: Any) -> None:
     from cb import colour
 
     configure_logging(settings.worker)
+    routing.SERVING = serving
     app = create_app(settings)
     if settings.worker > 0:  # join only once warm: the kernel gives a connection to any worker serving
         app.state.cb.startup.append(_wait_warm(app))
@@ -103,6 +107,7 @@ def worker_main(settings: Any, sock: socket.socket, ready: Any) -> None:
         import asyncio
 
         log.info("worker %d (pid %d) serving", settings.worker, os.getpid())
+        serving[settings.worker] = 1
 
         async def warm() -> None:  # the next worker starts once this one's models are loaded
             await _wait_warm(app)()
@@ -111,7 +116,7 @@ def worker_main(settings: Any, sock: socket.socket, ready: Any) -> None:
 
     config = uvicorn.Config(app, log_level="warning", access_log=False, ws_max_size=WS_MAX_BYTES,
                             loop=os.environ.get("CB_LOOP", "auto"), use_colors=None if colour.enabled() else False)
-    DrainingServer(config, drain_calls(app), on_ready).run(sockets=[sock])
+    DrainingServer(config, drain_calls(app), on_ready).run(sockets=[sock, private])
 
 
 class Supervisor:
@@ -123,11 +128,14 @@ class Supervisor:
         self.deaths: dict[int, list[float]] = {}
         self.stopping = 0  # signals received
         self.sock: socket.socket | None = None
+        self.serving = self.ctx.RawArray("b", workers)  # which workers serve now (cb.runner.routing.SERVING)
+        self.private: list[socket.socket] = []  # each worker's loopback port, for the others (cb.runner.routing)
 
     def start(self, index: int) -> None:
         ready = self.ctx.Event()
         proc = self.ctx.Process(target=worker_main, name=f"cb-worker-{index}",
-                                args=(replace(self.settings, worker=index), self.sock, ready))
+                                args=(replace(self.settings, worker=index), self.sock, self.private[index], ready,
+                                      self.serving))
         proc.start()
         self.procs[index], self.ready[index] = proc, ready
 
@@ -160,6 +168,7 @@ class Supervisor:
             for index, proc in list(self.procs.items()):
                 if proc.is_alive() or self.stopping:
                     continue
+                self.serving[index] = 0
                 now = time.monotonic()
                 recent = [t for t in self.deaths.get(index, []) if now - t < 60] + [now]
                 self.deaths[index] = recent
@@ -183,6 +192,8 @@ class Supervisor:
 
         s = self.settings
         self.sock = listening_socket(s.host, s.port)
+        self.private = [listening_socket("127.0.0.1", 0) for _ in range(self.count)]
+        s = self.settings = replace(s, worker_ports=tuple(p.getsockname()[1] for p in self.private))
         prepare(s)
         signal.signal(signal.SIGTERM, self.on_signal)
         signal.signal(signal.SIGINT, self.on_signal)

@@ -26,6 +26,7 @@ from cb.contracts.outbound_call import OutboundCallRequest
 from cb.contracts.voice_webhook_auth import signed_by
 
 from ..auth import require_token
+from .. import routing
 from .outbound import BadCall, Outbound
 
 admin = APIRouter(prefix="/v1", dependencies=[Depends(require_token)])
@@ -130,7 +131,14 @@ async def compliance_decisions(request: Request, since: str | None = None, until
 
 
 @admin.delete("/calls/{call_id}")
-async def hang_up(call_id: str, request: Request) -> JSONResponse:
+async def hang_up(call_id: str, request: Request) -> Response:
+    service = request.app.state.calls
+    if not (call_id in request.app.state.outbound.calls or call_id in service.sessions or call_id in service.pending):
+        if routing.forwarded(request):  # another worker of this runner may hold it (cb.runner.routing)
+            return routing.not_mine()
+        answer = await routing.forward(request)
+        if answer is not None:
+            return answer
     try:
         return JSONResponse(await request.app.state.outbound.hang_up(call_id))
     except BadCall as exc:
@@ -159,6 +167,11 @@ async def status(request: Request) -> Response:
         return Response("invalid X-Twilio-Signature", status_code=403)
     outbound: Outbound = request.app.state.outbound
     call = outbound.find(request.query_params.get("call"), form.get("CallSid"))
+    pending_id = request.query_params.get("call") or request.app.state.calls.records.by_provider_id(form.get("CallSid", ""))
+    if call is None and pending_id not in request.app.state.calls.pending:  # held by another worker?
+        answer = await _elsewhere(request)
+        if answer is not None:
+            return answer
     if call is not None:
         await outbound.status(call, form)
         return Response(status_code=204)
@@ -188,6 +201,13 @@ async def _release_pending(service: Any, call_id: str, status: str) -> None:
                              {"tool_records": [], "turns": [], "context": pending.plan.context, "observers": []})
 
 
+async def _elsewhere(request: Request) -> Response | None:
+    """A callback for a call this worker does not hold: another worker's answer (cb.runner.routing)."""
+    if routing.forwarded(request):
+        return routing.not_mine()
+    return await routing.forward(request)
+
+
 @callbacks.post("/twilio/amd")
 async def amd(request: Request) -> Response:
     form = await _signed_form(request)
@@ -196,6 +216,10 @@ async def amd(request: Request) -> Response:
     outbound: Outbound = request.app.state.outbound
     call = outbound.find(request.query_params.get("call"), form.get("CallSid"))
     answered_by = form.get("AnsweredBy", "")
+    if call is None:
+        answer = await _elsewhere(request)
+        if answer is not None:
+            return answer
     if call is not None and answered_by:
         await outbound.amd(call, answered_by)
     return Response(status_code=204)

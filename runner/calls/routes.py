@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse, Response
 from cb.contracts.voice_webhook_auth import local_token, signed_by
 
 from ..auth import require_token
+from .. import routing
 from .callplan import NotRoutable
 from .claims import CallClaims
 from .metrics import CallMetrics
@@ -37,6 +38,11 @@ from .service import PENDING_TTL_SECS, CallService, CannotAnswer, Refused, setti
 DEFAULT_MAX_CALLS = 500  # a hard cap; the ceiling itself is measured (cb.runner.admission)
 DEFAULT_DRAIN_SECS = 30.0
 APOLOGY = "Sorry, we cannot take your call right now. Please try again later."
+
+
+def worker_share(max_calls: int, workers: int) -> int:
+    """Each worker's part of the runner's ``CB_MAX_CALLS`` (the CLI runs no more workers than that)."""
+    return -(-max_calls // max(1, workers))
 
 
 def twiml(body: str) -> Response:
@@ -58,7 +64,8 @@ def install(app: FastAPI, ctx: Any) -> None:
     service = CallService(
         ctx.store, CallRecords.for_store(ctx.store), CallMetrics(),
         default_profile=settings_value(settings, "profile", "CB_PROFILE", "local"),
-        max_calls=settings_value(settings, "max_calls", "CB_MAX_CALLS", DEFAULT_MAX_CALLS),
+        max_calls=worker_share(settings_value(settings, "max_calls", "CB_MAX_CALLS", DEFAULT_MAX_CALLS),
+                               getattr(settings, "workers", 1)),
         drain_secs=settings_value(settings, "drain_secs", "CB_DRAIN_SECS", DEFAULT_DRAIN_SECS),
         lag_limit_secs=settings_value(settings, "max_loop_lag_ms", "CB_MAX_LOOP_LAG_MS", 250) / 1000,
         pending_ttl_secs=settings_value(settings, "pending_ttl_secs", "CB_PENDING_TTL_SECS", PENDING_TTL_SECS))
@@ -115,14 +122,21 @@ async def voice(request: Request) -> Response:
     if not isinstance(given, dict):
         return Response("?context= must be a JSON object of the agent's context variables", status_code=400)
     if query.get("call"):  # an outbound call this runner placed is answered (outbound.py)
+        if request.app.state.outbound.calls.get(query["call"]) is None:  # placed by another worker?
+            if routing.forwarded(request):
+                return routing.not_mine()
+            answer = await routing.forward(request)
+            if answer is not None:
+                return answer
         try:
             plan = request.app.state.outbound.answer(query["call"], via, form)
             sip_facts(service, plan.call_id, form, via)
         except NotRoutable as exc:
             ctx.log.warning("outbound call not answerable: %s", exc)
             return twiml("<Hangup/>")
-        return stream_twiml(ws_url(base) + "/twilio/stream",
-                            {"call_id": plan.call_id, "agent": plan.agent, "revision": plan.agent_revision})
+        held_by = {"worker": str(ctx.settings.worker)} if routing.others(ctx.settings) else {}
+        return stream_twiml(ws_url(base) + "/twilio/stream",  # its stream comes back to this worker (cb.runner.routing)
+                            {"call_id": plan.call_id, "agent": plan.agent, "revision": plan.agent_revision, **held_by})
     agent = "agent." + query["agent"] if query.get("agent") else None
     try:
         # Off the event loop: rendering the agent's templates is bounded, but not free.
@@ -198,6 +212,10 @@ async def stream(websocket: WebSocket) -> None:
         pending = await asyncio.to_thread(service.claim, call_id, start.get("callSid"), session_for=lambda p: CallSession(
             p.plan, service.records, service.metrics, default_profile=service.default_profile))
     except Refused as exc:
+        port = routing.port_of(websocket.app.state.cb.settings, (start.get("customParameters") or {}).get("worker"))
+        if port is not None and not routing.forwarded(websocket):  # an outbound call another worker holds
+            await routing.relay(websocket, start, port)
+            return
         await refuse(websocket, exc.reason, call_id or "stream")
         return
     session = service.sessions[pending.plan.call_id]

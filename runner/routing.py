@@ -1,0 +1,166 @@
+"""Between the workers of one runner (cb.runner.workers): reach the worker that holds a call.
+
+Most of a call goes through the state database, so any worker can serve it. Two things live in
+one worker's memory: a call's running session (its pipeline) and an outbound call's dial (its
+dialer, its screening), kept by the worker that placed it. The requests that act on them may
+reach any worker, since the kernel hands each connection to whichever accepts it:
+
+- the voice webhook of an outbound call (``?call=ID``), its status and AMD callbacks, and
+  ``DELETE /v1/calls/ID``: a worker that does not hold the call forwards the request, unchanged
+  (the ``Host`` too, so the signature still matches), to the other workers' private loopback
+  ports in turn; one that does not hold it either answers ``404`` marked ``NOT_MINE``, and the
+  first that does answers for all;
+- the media stream of an outbound call: its TwiML names the worker holding the call
+  (``worker`` parameter), and a stream that reaches another worker is relayed to it.
+
+Each worker listens on its own loopback port besides the shared one (the supervisor binds them,
+``Settings.worker_ports``). With one worker nothing here is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+log = logging.getLogger("cb.runner")
+
+#: Which workers serve now (shared memory from the supervisor, one flag each): a worker starting
+#: again holds no call, and one not serving yet would keep a forwarded request waiting.
+SERVING: Any = None
+FORWARDED = "x-cb-worker-forwarded"  # a request another worker forwarded: answer it, never forward again
+NOT_MINE = "x-cb-not-mine"
+
+
+def others(settings: Any) -> list[int]:
+    """The private ports of the other workers (none with one worker)."""
+    ports = tuple(getattr(settings, "worker_ports", ()) or ())
+    me = getattr(settings, "worker", 0)
+    return [port for index, port in enumerate(ports) if index != me and (SERVING is None or SERVING[index])]
+
+
+def forwarded(request: Any) -> bool:
+    return request.headers.get(FORWARDED) == "1"
+
+
+def not_mine() -> Response:
+    return Response("not held by this worker", status_code=404, headers={NOT_MINE: "1"})
+
+
+async def forward(request: Request) -> Response | None:
+    """Ask the other workers in turn; the answer of the first that holds the call, or None when
+    none does (or this request was forwarded already: never twice)."""
+    import httpx
+
+    ports = others(request.app.state.cb.settings)
+    if not ports or forwarded(request):
+        return None
+    body = await request.body()
+    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in ("content-length", "connection")]
+    headers.append((FORWARDED, "1"))
+    query = f"?{request.url.query}" if request.url.query else ""
+    async with httpx.AsyncClient(timeout=30) as client:
+        for port in ports:
+            try:
+                resp = await client.request(request.method, f"http://127.0.0.1:{port}{request.url.path}{query}",
+                                            headers=headers, content=body)
+            except httpx.HTTPError as exc:  # a worker restarting: the call it held is gone with it
+                log.warning("worker on port %d did not answer a forwarded %s: %s", port, request.url.path, exc)
+                continue
+            if resp.headers.get(NOT_MINE):
+                continue
+            keep = {k: v for k, v in resp.headers.items() if k.lower() in ("content-type",)}
+            return Response(resp.content, status_code=resp.status_code, headers=keep)
+    return None
+
+
+def port_of(settings: Any, worker: str | None) -> int | None:
+    """The private port of the worker a stream names, when it is another worker."""
+    ports = tuple(getattr(settings, "worker_ports", ()) or ())
+    try:
+        index = int(worker or "")
+    except ValueError:
+        return None
+    if index == getattr(settings, "worker", 0) or not 0 <= index < len(ports):
+        return None
+    return ports[index]
+
+
+async def relay(websocket: Any, start: dict[str, Any], port: int) -> None:
+    """Carry a media stream to the worker on ``port``, both ways, until either side closes."""
+    import websockets
+
+    from .limits import WS_MAX_BYTES
+
+    url = f"ws://127.0.0.1:{port}/twilio/stream"
+    async with websockets.connect(url, max_size=WS_MAX_BYTES, compression=None,
+                                  additional_headers={FORWARDED: "1"}) as peer:
+        await peer.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+        await peer.send(json.dumps({"event": "start", "streamSid": start.get("streamSid"), "start": start}))
+
+        async def up() -> None:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                await peer.send(message["text"] if message.get("text") is not None else message.get("bytes"))
+
+        async def down() -> None:
+            async for message in peer:
+                if isinstance(message, str):
+                    await websocket.send_text(message)
+                else:
+                    await websocket.send_bytes(message)
+
+        tasks = [asyncio.ensure_future(up()), asyncio.ensure_future(down())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+    try:
+        await websocket.close()
+    except Exception:  # noqa: BLE001 - the caller went first
+        pass
+
+
+class ToWorkerZero:
+    """ASGI middleware on workers other than 0: an apply or import is carried to worker 0, which
+    runs the checks only it can make (the SIP listener's addresses) and the ``--watch`` engine, so
+    every commit of this runner goes through one engine, as with one process. The answer (an
+    NDJSON stream for an apply) is passed back as it comes."""
+
+    PATHS = ("/v1/apply", "/v1/import")
+
+    def __init__(self, app: Any, port: int):
+        self.app, self.port = app, port
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        headers = dict(scope.get("headers") or [])
+        if (scope["type"] != "http" or scope.get("method") != "POST" or scope.get("path") not in self.PATHS
+                or headers.get(FORWARDED.encode()) == b"1"):
+            await self.app(scope, receive, send)
+            return
+        import httpx
+
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        query = scope.get("query_string", b"").decode()
+        out = [(k.decode(), v.decode()) for k, v in scope["headers"] if k.lower() not in (b"content-length", b"connection")]
+        async with httpx.AsyncClient(timeout=None) as client:
+            async with client.stream("POST", f"http://127.0.0.1:{self.port}{scope['path']}" + (f"?{query}" if query else ""),
+                                     headers=out + [(FORWARDED, "1")], content=body) as resp:
+                await send({"type": "http.response.start", "status": resp.status_code,
+                            "headers": [(k.encode(), v.encode()) for k, v in resp.headers.items()
+                                        if k.lower() not in ("content-length", "transfer-encoding", "connection")]})
+                async for chunk in resp.aiter_raw():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
