@@ -96,9 +96,11 @@ def barge_ins(trace: Trace, vad: list[VadEvent] | None) -> list[dict[str, Any]]:
         clear = clear if clear is not None and clear <= window_end + 1.0 else None
         old = [t for t in trace.media_at if trace.sent_at[first_frame] <= t <= window_end]
         last_media = old[-1] if old else onset
+        # the frames that arrived just before the caller's first one still play out after it
+        prior = [t for t in trace.media_at if t < trace.sent_at[first_frame]][-1:]
         row = {"cleared": clear is not None, "onset_to_clear_ms": ms(clear, onset),
                "onset_to_last_frame_ms": ms(last_media, onset),
-               "onset_to_silence_ms": ms(silence(trace.media_at, old, clear, onset), onset),
+               "onset_to_silence_ms": ms(max(onset, silence(trace.media_at, prior + old, clear, onset)), onset),
                "frames_after_clear": sum(1 for t in old if clear is not None and t > clear)}
         if vad is not None:
             start = _next(vad, first_frame, True)

@@ -12,7 +12,9 @@ user turn. What the sound turns out to be decides what happens next:
   aggregation (the LLM context never gets a turn for it), a ``UserBackchannelFrame`` goes in its
   place, and the agent's audio goes on from the frame it paused on (nothing is regenerated);
 - no words at all (a cough, a click, a sound the VAD never called voice): the agent goes on once
-  the VAD has found no voice (``CONFIRM_SECS``) or the STT has had its time (``WORDS_WAIT_SECS``).
+  the VAD has found no voice (``CONFIRM_SECS``) or the STT has had its time (``WORDS_WAIT_SECS``),
+  and the duck never holds it longer than its ``max_hold``. Words that come later are still
+  judged: a backchannel is dropped, other words interrupt.
 
 The pause starts on energy (``Onset``: a 20 ms frame well over the line's noise floor), which comes
 a frame or two after the caller's first sound, where Silero's first voiced window comes ~150 ms
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import audioop
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -50,12 +53,22 @@ from pipecat.utils.time import time_now_iso8601
 
 from cb.config.models import BACKCHANNELS
 
+log = logging.getLogger("cb.runner.calls")
+
 LONG_VOICE_SECS = 1.0  # voice this long is no backchannel ("mm-hm" is ~0.7 s; LiveKit's min_duration 0.5 s)
 CONFIRM_SECS = 0.3  # energy that Silero has not called voice by then (first window ~0.15-0.2 s) was noise
-WORDS_WAIT_SECS = 0.6  # after the VAD's stop, how long the STT may take to give the voice its words
+# After the VAD's stop, how long the STT may take to give a voice its words: Whisper on a loaded
+# machine took 0.7-1.7 s, and a voice the VAD called speech will get them (a cough it did not, see
+# SHORT_WAIT_SECS, ends sooner). Resumed earlier, the agent talks over a caller whose "Wait, stop,"
+# paused before "I have a question".
+WORDS_WAIT_SECS = 1.5
 SHORT_WAIT_SECS = 0.3  # ... after voice too short for the VAD to call it speech ("uh-huh" in 0.24 s)
 ONSET_MIN_RMS = 400  # int16 RMS (~ -38 dBFS): the least energy that may pause the agent
 ONSET_OVER_FLOOR = 4.0  # ... and 12 dB over the line's noise floor
+# Words an STT gives a sound can be more than the sound could hold: Whisper tiny heard a 0.3 s
+# "Yeah." as "And then make some." Speech runs at 2-4 words a second; more than this many words
+# for the sound's loud time is the STT's invention, and taken for no words.
+MAX_WORDS_PER_SEC, MAX_WORDS_SLACK = 5.0, 2
 
 
 def words(text: str) -> tuple[str, ...]:
@@ -114,6 +127,7 @@ class Episode:
     voiced_at: float | None = None  # Silero's latest voiced window
     vad_started: bool = False
     vad_stopped: bool = False
+    loud_secs: float = 0.0  # how much of it was over the onset threshold
     final_text: str = ""
     interim_text: str = ""
 
@@ -144,6 +158,8 @@ class BackchannelStartStrategy(BaseUserTurnStartStrategy):
         self._in_turn = False
         self._episode: Episode | None = None
         self._timer: asyncio.Task | None = None
+        self._loud_at = float("-inf")  # the caller's latest loud frame
+        self._loud_secs = 0.0  # loud time since the latest episode began (or the one before ended)
         # what it decided (logs, metrics, tests)
         self.backchannels = 0
         self.interruptions = 0  # turns started over the agent
@@ -153,6 +169,9 @@ class BackchannelStartStrategy(BaseUserTurnStartStrategy):
     def sound(self, pcm: bytes) -> None:
         """Every inbound frame, before the VAD sees it: energy pauses the agent."""
         loud = self.onset.loud(pcm)
+        if loud:
+            self._loud_at = self.clock()
+            self._loud_secs += len(pcm) / 2 / 8000
         ep = self._episode
         if ep is None:
             if loud and not self._in_turn:
@@ -205,6 +224,9 @@ class BackchannelStartStrategy(BaseUserTurnStartStrategy):
     # --- decisions ----------------------------------------------------------------------------
     def _begin(self, pause: bool = True) -> Episode:
         self._episode = Episode(self.clock(), over_agent=self._bot_speaking)
+        if pause:
+            self._loud_secs = 0.0
+        log.debug("a sound begins (agent talking: %s, pause: %s)", self._bot_speaking, pause)
         if self.duck is not None and self._bot_speaking and pause:
             self.duck.close()
         return self._episode
@@ -214,13 +236,18 @@ class BackchannelStartStrategy(BaseUserTurnStartStrategy):
         ep, self._episode = self._episode, None
         if noise and ep is not None and ep.over_agent:
             self.noises += 1
+            log.info("a sound over the agent had no words: it goes on (%.0f ms after the sound began)",
+                     (self.clock() - ep.onset) * 1000)
         self._cancel_timer()
         if self.duck is not None:
             self.duck.open()
 
-    async def _interrupt(self) -> ProcessFrameResult:
-        if self._episode is not None and self._episode.over_agent:
+    async def _interrupt(self, why: str = "") -> ProcessFrameResult:
+        ep = self._episode
+        if ep is not None and ep.over_agent:
             self.interruptions += 1
+            log.info("the caller interrupts the agent %.0f ms after the sound began: %s",
+                     (self.clock() - ep.onset) * 1000, why)
         await self.trigger_user_turn_started()  # the controller calls handle_user_turn_started
         return ProcessFrameResult.STOP
 
@@ -253,6 +280,12 @@ class BackchannelStartStrategy(BaseUserTurnStartStrategy):
         if not self._judged():
             return await self._interrupt()  # as pipecat's transcription strategy: words start a turn
         ep = self._episode or self._begin(pause=False)  # words of a sound already judged: no new pause
+        if len(words(frame.text)) > MAX_WORDS_SLACK + MAX_WORDS_PER_SEC * self._loud_secs:
+            log.info("words %r for %.2f s of sound over the agent: the STT's invention, taken for none",
+                     frame.text, self._loud_secs)
+            if isinstance(frame, TranscriptionFrame):
+                await self.trigger_reset_aggregation()
+            return ProcessFrameResult.CONTINUE
         if isinstance(frame, TranscriptionFrame):
             ep.final_text, ep.interim_text = f"{ep.final_text} {frame.text}".strip(), ""
         else:
@@ -262,7 +295,7 @@ class BackchannelStartStrategy(BaseUserTurnStartStrategy):
                 await self._backchannel(ep)
             return ProcessFrameResult.CONTINUE
         if len(words(ep.text)) >= max(1, self.min_words):
-            return await self._interrupt()
+            return await self._interrupt(f"words {ep.text!r}")
         if isinstance(frame, TranscriptionFrame):
             # too few words to interrupt (min_words): dropped, as pipecat's MinWords strategy does
             await self.trigger_reset_aggregation()
@@ -272,12 +305,15 @@ class BackchannelStartStrategy(BaseUserTurnStartStrategy):
 
     async def _backchannel(self, ep: Episode) -> None:
         self.backchannels += 1
+        log.info("backchannel %r over the agent: it goes on (%.0f ms after the sound began)", ep.final_text,
+                 (self.clock() - ep.onset) * 1000)
         await self.trigger_reset_aggregation()  # out of the user's words: the LLM never sees it
         await self.push_frame(UserBackchannelFrame(text=ep.final_text, user_id="", timestamp=time_now_iso8601()))
-        if ep.vad_stopped or not ep.vad_started:
+        ep.final_text = ""  # out of the words: what comes next is judged alone
+        # The caller quiet now: the agent goes on. Still sounding (more words coming, or a segmented
+        # STT's late words for an earlier sound while the caller starts another): the rest decides.
+        if self.clock() - self._loud_at > 0.1 and (ep.vad_stopped or not ep.vad_started):
             self._end()
-        else:
-            ep.final_text = ""  # more may come: judged afresh, and the VAD's stop resumes the agent
 
     async def _long_voice(self, ep: Episode) -> None:
         await asyncio.sleep(max(0.0, ep.onset + self.long_voice_secs - self.clock()))
@@ -285,7 +321,7 @@ class BackchannelStartStrategy(BaseUserTurnStartStrategy):
         while self._episode is ep and not ep.vad_stopped:
             if ep.voiced_at is not None and self.clock() - ep.voiced_at < 0.1 and not self.phrases.only(ep.text):
                 self._timer = None
-                await self._interrupt()
+                await self._interrupt(f"voice past {self.long_voice_secs} s")
                 return
             await asyncio.sleep(0.02)
 

@@ -24,7 +24,9 @@ import asyncio
 import time
 from typing import Any, Awaitable, Callable
 
-MAX_HOLD_SECS = 2.0  # LiveKit resumes a false interruption after 2 s (false_interruption_timeout)
+# The longest pause: an "mm-hm" (0.7 s), the VAD's stop (0.2 s) and a slow STT's words (backchannel.py
+# WORDS_WAIT_SECS). LiveKit resumes a false interruption after 2 s (false_interruption_timeout).
+MAX_HOLD_SECS = 2.5
 
 
 class Duck:

@@ -98,9 +98,9 @@ def test_mm_hm_over_the_agent_pauses_it_and_it_goes_on_without_a_turn():
             await call.frames(BotStartedSpeakingFrame())
             await call.speak(1, VADState.STARTING)
             assert call.duck.holding  # paused on the first loud frame, before the VAD decided anything
-            await call.speak(8)
+            await call.speak(20)
             await call.frames(VADUserStartedSpeakingFrame())
-            await call.hush(3)
+            await call.hush(10)  # the VAD's stop comes 0.2 s after the voice
             await call.frames(VADUserStoppedSpeakingFrame(), final("Mm-hmm."))
             return call
 
@@ -238,12 +238,45 @@ def test_min_words_drops_too_few_words_and_interrupts_on_enough():
             await call.hush(2)
             await call.frames(VADUserStoppedSpeakingFrame(), final("No wait."))
             first = list(call.events)
-            await call.speak(5)
+            await call.speak(25)
             await call.frames(VADUserStartedSpeakingFrame(), interim("No wait please"))
             return call, first
 
     call, first = asyncio.run(go())
     assert first == ["reset"] and call.events == ["reset", "turn"]
+
+
+def test_more_words_than_the_sound_could_hold_are_taken_for_none():
+    async def go():
+        async with Call() as call:
+            await call.frames(BotStartedSpeakingFrame())
+            await call.speak(15)  # 0.3 s: "Yeah."
+            await call.frames(VADUserStartedSpeakingFrame())
+            await call.hush(10)
+            await call.frames(VADUserStoppedSpeakingFrame(), final("And then make some."))
+            held = call.duck.holding
+            await call.speak(30)  # 0.6 s is room for "Stop right there."
+            await call.frames(final("Stop right there."))
+            return call, held
+
+    call, held = asyncio.run(go())
+    assert held and call.events == ["reset", "turn"]
+
+
+def test_a_late_backchannel_does_not_resume_the_agent_over_a_caller_still_talking():
+    async def go():
+        async with Call() as call:
+            await call.frames(BotStartedSpeakingFrame())
+            await call.speak(10)
+            # a segmented STT's words for an earlier "yeah" arrive as the caller says more
+            await call.frames(final("Yeah."))
+            held = call.duck.holding
+            await call.speak(5)
+            await call.frames(interim("Wait"))
+            return call, held
+
+    call, held = asyncio.run(go())
+    assert held and call.duck.resumed == 0 and call.events == ["reset", "backchannel Yeah.", "turn"]
 
 
 def test_phrases_match_any_spelling_and_runs_of_them_but_nothing_else():
