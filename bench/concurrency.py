@@ -186,7 +186,14 @@ def ladder(quick: bool, steps: tuple[int, ...] | None, budget_s: float | None, p
         if time.monotonic() - started > budget_s:
             log(f"  concurrency: time budget {budget_s:.0f} s spent; stopping before N={n}")
             break
-        row = step(n, turns if n > 1 else 2 * turns, profile, env or {}, target, workers)  # a steadier baseline
+        try:
+            row = step(n, turns if n > 1 else 2 * turns, profile, env or {}, target, workers)  # a steadier baseline
+        except RuntimeError as exc:  # the server did not start (a loaded machine): a failed step, not a lost run
+            log(f"  N={n:<4} could not start: {str(exc).splitlines()[0][:200]}")
+            row = {"calls": n, "turns": 0, "failed_calls": n, "failures": [str(exc)[:300]], "total_ms": {"n": 0},
+                   "jitter_ms": {"n": 0}, "jitter_incl_preroll_ms": {"n": 0}, "runner_cpu_pct": 0.0,
+                   "runner_cpu_pct_per_call": None, "caller_cpu_pct": 0.0, "caller_send_lag_ms": {"n": 0},
+                   "runner_loop_lag_ms": {"n": 0}, "wall_s": 0.0}
         if base_p95 is None:
             base_p95 = row["total_ms"].get("p95")
         row["judged"] = judge(row, base_p95)
@@ -202,7 +209,7 @@ def ladder(quick: bool, steps: tuple[int, ...] | None, budget_s: float | None, p
         held = row["calls"]
     # Contention-robust: what one call costs the runner, and so how many one core could carry at
     # 80 % busy if nothing else ran on it (a projection, printed as one).
-    costs = sorted(r["runner_cpu_pct_per_call"] for r in rows if r["calls"] >= 10)
+    costs = sorted(r["runner_cpu_pct_per_call"] for r in rows if r["calls"] >= 10 and r["runner_cpu_pct_per_call"])
     per_call = costs[len(costs) // 2] if costs else None
     return {"target": target, "workers": workers, "profile": profile, "turns_per_call": turns, "single_call_p95_ms": base_p95, "max_calls_held": held,
             "target": 100, "met": held >= 100, "steps": rows, "env": env or {},

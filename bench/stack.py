@@ -49,6 +49,7 @@ class Stack:
     llm_script: dict[str, Any] | None = None
     greeting: str = "Hello, thanks for calling."
     env: dict[str, str] = field(default_factory=dict)  # extra runner environment (CB_MAX_CALLS, ...)
+    runner_args: tuple[str, ...] = ()  # extra `cb runner` options (--workers N)
     runner_module: str = "cb"  # `python -m <this> runner ...`: bench/quality.py taps the TTS in the runner's process
     tmp: Path | None = None
     url: str = ""
@@ -92,7 +93,8 @@ class Stack:
         port = free_port()
         state = self.tmp / "state"
         self.log = self.tmp / "runner.log"
-        runner = subprocess.Popen([sys.executable, "-m", self.runner_module, "runner", "--port", str(port), "--state", str(state)],
+        runner = subprocess.Popen([sys.executable, "-m", self.runner_module, "runner", "--port", str(port), "--state", str(state),
+                                   *self.runner_args],
                                   stdout=open(self.log, "w"), stderr=subprocess.STDOUT, cwd=project,
                                   env={**env, **self.env})
         self.procs.append(runner)
