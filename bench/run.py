@@ -86,6 +86,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="environment for every runner the benchmark starts (before/after experiments: "
                              "CB_DUCK=0, CB_VAD_THREAD=1, CB_LOOP=asyncio)")
     parser.add_argument("--keep-going", action="store_true", help="concurrency: run every step even after one fails")
+    parser.add_argument("--targets", default="cb,stock",
+                        help="concurrency: what to load, in one run: cb (the runner), cb-before (its call path's "
+                             "cuts undone) and stock (stock pipecat, bench/stock_pipecat.py)")
+    parser.add_argument("--workers", default="1", help="concurrency: cb runner --workers values, e.g. 1,2")
     parser.add_argument("--out", help="JSON file to write (default bench/results/bench-<time>.json)")
     args = parser.parse_args(argv)
     quiet_pipecat()
@@ -116,7 +120,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         env = runner_env
         steps = tuple(int(x) for x in args.steps.split(",")) if args.steps else None
         report["concurrency"] = concurrency.main(args.quick, steps, args.budget, env=env, log=log,
-                                                 keep_going=args.keep_going)
+                                                 keep_going=args.keep_going,
+                                                 targets=tuple(t.strip() for t in args.targets.split(",") if t.strip()),
+                                                 workers=tuple(int(w) for w in args.workers.split(",")))
     if "control" in sections:
         log("control plane")
         report["control"] = control(args.quick)
