@@ -29,9 +29,18 @@ from starlette.responses import Response
 
 log = logging.getLogger("cb.runner")
 
-#: Which workers serve now (shared memory from the supervisor, one flag each): a worker starting
-#: again holds no call, and one not serving yet would keep a forwarded request waiting.
+#: Which workers serve now (shared memory from the supervisor, one flag each, then one set once
+#: every worker has started): a worker starting again holds no call, and one not serving yet would
+#: keep a forwarded request waiting.
 SERVING: Any = None
+
+
+def starting() -> str | None:
+    """Why the runner is not ready yet while its first workers are still loading, else None."""
+    if SERVING is None or SERVING[len(SERVING) - 1]:
+        return None
+    count = len(SERVING) - 1
+    return f"starting: {sum(SERVING[i] for i in range(count))} of {count} workers serving"
 FORWARDED = "x-cb-worker-forwarded"  # a request another worker forwarded: answer it, never forward again
 NOT_MINE = "x-cb-not-mine"
 

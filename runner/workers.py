@@ -128,7 +128,7 @@ class Supervisor:
         self.deaths: dict[int, list[float]] = {}
         self.stopping = 0  # signals received
         self.sock: socket.socket | None = None
-        self.serving = self.ctx.RawArray("b", workers)  # which workers serve now (cb.runner.routing.SERVING)
+        self.serving = self.ctx.RawArray("b", workers + 1)  # which serve, and all started (cb.runner.routing.SERVING)
         self.private: list[socket.socket] = []  # each worker's loopback port, for the others (cb.runner.routing)
 
     def start(self, index: int) -> None:
@@ -205,6 +205,7 @@ class Supervisor:
         for index in range(1, self.count):
             self.start(index)
         if self.wait_ready(list(range(1, self.count))):
+            self.serving[self.count] = 1  # /readyz: ready once every worker has loaded its models
             log.info("cb runner ready on %s (listening on %s:%d, %d workers, state %s)", s.public_base_url,
                      _url_host(s.host), s.port, self.count, s.state_dir)
         self.watch()

@@ -252,6 +252,8 @@ def readyz(request: Request) -> JSONResponse:
     service = request.app.state.calls
     ready, why = service.readiness()
     ready = ready and bool(getattr(request.app.state.cb, "ready", True))
+    if ready and routing.starting():  # the first start of a runner with workers: ready once all are
+        ready, why = False, routing.starting()
     engine = getattr(request.app.state.cb, "engine", None)
     live = engine.live_credentials() if engine is not None else {}
     missing = {address: found["missing"] for address, found in sorted(live.items()) if found["missing"]}

@@ -100,7 +100,7 @@ def start_runner(project: Path, state_dir: Path, *extra: str, env: dict[str, str
     url = f"http://127.0.0.1:{port}"
     if not ready:
         return Runner(url, state_dir, proc, log)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # a runner with workers is ready once each has loaded its models
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"runner exited {proc.returncode}: {log.read_text()}")
@@ -111,7 +111,7 @@ def start_runner(project: Path, state_dir: Path, *extra: str, env: dict[str, str
             pass
         time.sleep(0.1)
     proc.kill()
-    raise RuntimeError(f"runner did not become ready in 60 s: {log.read_text()}")
+    raise RuntimeError(f"runner did not become ready in 120 s: {log.read_text()}")
 
 
 def call_once(tmp_path: Path, agents_yaml: str, lines: list, *, env: dict[str, str] | None = None):

@@ -88,8 +88,8 @@ def test_two_workers_serve_one_port_and_a_killed_worker_loses_no_call(tmp_path, 
 
         peers, (killed_call, killed_worker) = asyncio.run(calls(4, 8.0, kill_the_worker_of_a_live_call))
         assert all(p.trace.refused is None for p in peers), [p.trace.refused for p in peers]
-        log = runner.log.read_text()
-        assert f"worker {killed_worker} (pid {pids[killed_worker]}) died" in log
+        died = f"worker {killed_worker} (pid {pids[killed_worker]}) died"
+        wait_for(lambda: died in runner.log.read_text(), 10, "the supervisor to see the worker die")
         # started again: a new pid serves as that worker
         wait_for(lambda: len(SERVING.findall(runner.log.read_text())) >= 3, 120, "the worker started again")
         records = open_records(state)
@@ -112,3 +112,40 @@ def test_two_workers_serve_one_port_and_a_killed_worker_loses_no_call(tmp_path, 
             assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read().lower()
     finally:
         runner.stop()
+
+
+def test_outbound_calls_reach_the_worker_that_placed_them(tmp_path, receiver):
+    """An outbound call lives in the memory of the worker that placed it; its callbacks, its
+    answer and its media stream reach any worker and are carried to that one (cb.runner.routing)."""
+    from cb.client import Client
+    from cb.plugins.scripted.script import parse
+    from cb.plugins.scripted.server import ScriptedLLMServer
+
+    from .test_outbound import PROJECT, SCRIPT
+
+    hook = receiver([200])
+    with ScriptedLLMServer(parse(SCRIPT)) as llm:
+        project = tmp_path / "fleet"
+        (project / "agents").mkdir(parents=True)
+        (project / "cb.yaml").write_text("apiVersion: cb/v1\nkind: Project\nname: outbound\npaths: [agents]\n")
+        (project / "agents" / "reminders.yaml").write_text(PROJECT.format(llm=llm.url, hook=hook.url))
+        runner = start_runner(project, tmp_path / "state", "--workers", "2")
+        try:
+            wait_for(lambda: "2 workers" in runner.log.read_text(), 120, "both workers serving")
+            assert runner.apply(project)[0] == 0
+            time.sleep(0.5)
+            with Client(runner.url) as client:
+                ids = [client.calls.create(agent_id="reminders", to=f"+1415555019{i}", dialer="local",
+                                           webhook_url=hook.url + "/calls", context={"customer": {"first_name": "Maria"}},
+                                           callee={"lines": ["Hello?", "Yes, that works. Thanks, bye."]}).id
+                       for i in range(4)]
+                finals = [client.calls.wait(call_id, timeout=120) for call_id in ids]
+            assert [f.status for f in finals] == ["completed"] * 4, [(f.status, f.end_reason, f.error) for f in finals]
+            deliveries = hook.wait_for(4, timeout=60)
+            assert sorted(d.json()["call_id"] for d in deliveries) == sorted(ids)
+            log = runner.log.read_text()
+            placed_by = {m.group(1) for m in re.finditer(r"\[worker (\d)\] call call_\w+: agent.reminders calls", log)}
+            started_on = {m.group(1) for m in re.finditer(r"\[worker (\d)\] \[call_\w+ agent.reminders[^\]]*\] call started", log)}
+            assert placed_by and started_on  # the log names the worker of each (which ones: the kernel's choice)
+        finally:
+            runner.stop()
