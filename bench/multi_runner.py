@@ -54,8 +54,8 @@ def main(quick: bool = False, log: Any = print) -> dict[str, Any]:
 async def _measure(fleet: Any, n_calls: int, n_applies: int, client: Any, first_seen: Any, log: Any) -> dict[str, Any]:
     callers = [fleet.call() for _ in range(n_calls)]
     tasks = [asyncio.create_task(c.call()) for c in callers]
-    deadline = time.monotonic() + 120
-    while not all(c.greeted or c.closed.is_set() for c in callers) and time.monotonic() < deadline:
+    deadline = time.monotonic() + 90
+    while not all(c.greeted or c.closed.is_set() or c.trace.refused for c in callers) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     held = sum(c.greeted and not c.closed.is_set() for c in callers)
     crossed = 0
@@ -91,7 +91,8 @@ async def _measure(fleet: Any, n_calls: int, n_applies: int, client: Any, first_
         c.hang_up.set()
     await asyncio.gather(*tasks, return_exceptions=True)
     both = [max(a, b) for a, b in zip(live_a, live_b)]
-    result = {"runners": 2, "calls": n_calls, "calls_held": held, "calls_held_through_applies": still,
+    refused = [c.trace.refused for c in callers if c.trace.refused]
+    result = {"runners": 2, "refused": refused[:3], "calls": n_calls, "calls_held": held, "calls_held_through_applies": still,
               "streams_on_the_other_runner": crossed, "applies": n_applies,
               "live_on_a_ms": [round(x, 1) for x in live_a], "live_on_b_ms": [round(x, 1) for x in live_b],
               "live_on_both_ms_median": round(statistics.median(both), 1), "live_on_both_ms_max": round(max(both), 1),

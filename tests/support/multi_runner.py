@@ -41,7 +41,7 @@ class HoldingCaller(TwilioPeer):
         return bool(self.trace.media_at)
 
     async def talk(self) -> None:
-        await self.until(lambda: self.hang_up.is_set(), 120)
+        await self.until(lambda: self.hang_up.is_set(), 600)
 
 
 def haproxy_config(port: int, servers: list[str]) -> str:
