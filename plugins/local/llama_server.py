@@ -26,10 +26,12 @@ def _exit_when_parent_goes() -> None:
     os._exit(0)
 
 
-class JsonSchemaFormat:
-    """ASGI middleware: OpenAI clients ask for structured output as ``response_format: {type:
-    json_schema, json_schema: {schema}}``, which llama-cpp-python's server refuses (its request
-    model knows only ``json_object``, with an optional ``schema``); rewrite the one into the other."""
+class OpenAIRequests:
+    """ASGI middleware for two things OpenAI clients send that llama-cpp-python's server refuses:
+    structured output as ``response_format: {type: json_schema, json_schema: {schema}}`` (its
+    request model knows only ``json_object``, with an optional ``schema``), rewritten into the
+    other; and an assistant message with ``content: null`` beside its ``tool_calls`` (its model
+    wants a string or no key: a 500 on the turn after every tool call), the null dropped."""
 
     def __init__(self, app: Any):
         self.app = app
@@ -48,7 +50,10 @@ class JsonSchemaFormat:
             if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
                 schema = (fmt.get("json_schema") or {}).get("schema") or {"type": "object"}
                 request["response_format"] = {"type": "json_object", "schema": schema}
-                body = json.dumps(request).encode()
+            for m in (request.get("messages") or []) if isinstance(request, dict) else []:
+                if isinstance(m, dict) and m.get("role") == "assistant" and "content" in m and m["content"] is None:
+                    del m["content"]
+            body = json.dumps(request).encode()
         except ValueError:
             pass  # not JSON: the server answers that itself
         scope = dict(scope, headers=[(k, v) for k, v in scope.get("headers", []) if k != b"content-length"]
@@ -93,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     sock.listen(128)  # connections queue from now on, before uvicorn accepts them
     threading.Thread(target=_exit_when_parent_goes, name="parent-watch", daemon=True).start()
     print(json.dumps({"port": sock.getsockname()[1]}), flush=True)
-    uvicorn.Server(uvicorn.Config(JsonSchemaFormat(app), log_level="warning", access_log=False)).run(sockets=[sock])
+    uvicorn.Server(uvicorn.Config(OpenAIRequests(app), log_level="warning", access_log=False)).run(sockets=[sock])
 
 
 if __name__ == "__main__":
