@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime, timezone
 
 import pytest
 
@@ -31,6 +32,11 @@ BOOK = {"type": "function", "function": {
     "name": "book_appointment", "description": "Book an appointment for the caller.",
     "parameters": {"type": "object", "properties": {"slot": {"type": "string"}, "name": {"type": "string"}},
                    "required": ["slot", "name"]}}}
+BOOK_ISO = {"type": "function", "function": {
+    "name": "book_appointment", "description": "Book an appointment for the caller at the given time slot.",
+    "parameters": {"type": "object", "properties": {"slot": {"type": "string", "format": "date-time"},
+                                                    "caller_name": {"type": "string"}},
+                   "required": ["slot", "caller_name"]}}}
 MESSAGES = [{"role": "system", "content": "You are the front desk of Acme Dental."},
             {"role": "user", "content": "Book me a cleaning tomorrow at ten. I'm Ana."}]
 SCHEMA = {"type": "object", "properties": {"intent": {"enum": ["booking", "question", "other"]},
@@ -113,7 +119,57 @@ def test_the_prompt_shows_tools_and_tool_results_and_the_grammar_allows_words_or
         "name": "book_appointment", "arguments": '{"slot": "10:00", "name": "Ana"}'}}]},
         {"role": "tool", "tool_call_id": "1", "content": '{"booked": true}'}], [BOOK])
     assert "book_appointment" in text.split("<|im_end|>")[0]
-    assert '<tool_call>{"name": "book_appointment"' in text and "<tool_response>{\"booked\": true}" in text
-    assert grammar_text([BOOK], "auto", None).startswith("root ::= call | say")
+    assert '<tool_call>{"name": "book_appointment"' in text and "(book_appointment answered: {\"booked\": true})" in text
+    assert grammar_text([BOOK], "auto", None) is None  # free words: a call the model opens is sampled again
     assert grammar_text([BOOK], "required", None).startswith("root ::= call\n")
     assert grammar_text([BOOK], "none", None) is None
+
+
+END_CALL = {"type": "function", "function": {"name": "end_call", "description": "End the call after saying goodbye.",
+                                             "parameters": {"type": "object", "properties": {}}}}
+BOOKING_CALL = [{"role": "system", "content": "You are the front desk of Acme Dental."},
+                {"role": "assistant", "content": "Thanks for calling Acme Dental. How can I help?"},
+                {"role": "user", "content": "Hi I'd like to book a cleaning please."},
+                {"role": "assistant", "content": "Of course. What day and time, and may I have your name?"},
+                {"role": "user", "content": "Tuesday at ten in the morning for Jane Doe please."}]
+
+
+def test_a_caller_who_gives_the_tools_words_gets_the_call_with_them(server):
+    """SmolLM2-135M never opens a call itself; the guard has it fill the tool's arguments under
+    their grammar and calls the tool because the caller said the name, this turn."""
+    answer = client(server).chat.completions.create(model="local", messages=BOOKING_CALL, tools=[BOOK_ISO, END_CALL],
+                                                    max_tokens=60)
+    [call] = answer.choices[0].message.tool_calls
+    arguments = json.loads(call.function.arguments)
+    assert call.function.name == "book_appointment" and arguments["caller_name"] == "Jane Doe"
+    datetime.fromisoformat(arguments["slot"])
+
+
+def test_a_turn_without_the_tools_words_is_answered_in_words(server):
+    answer = client(server).chat.completions.create(model="local", messages=BOOKING_CALL[:3],
+                                                    tools=[BOOK_ISO, END_CALL], max_tokens=30)
+    assert answer.choices[0].message.content.strip() and not answer.choices[0].message.tool_calls
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_caller_who_says_goodbye_hears_one_and_the_call_ends(server, stream):
+    messages = [*BOOKING_CALL, {"role": "user", "content": "No that's all thank you bye!"}]
+    answer = client(server).chat.completions.create(model="local", messages=messages, tools=[BOOK_ISO, END_CALL],
+                                                    max_tokens=30, stream=stream)
+    if stream:
+        chunks = list(answer)
+        words = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        calls = [c for ch in chunks if ch.choices for c in ch.choices[0].delta.tool_calls or []]
+    else:
+        words, calls = answer.choices[0].message.content, answer.choices[0].message.tool_calls
+    assert words.strip() and [c.function.name for c in calls] == ["end_call"]
+
+
+def test_only_words_the_caller_said_ground_a_call():
+    from cb.plugins.local.llama_guards import FAREWELL, _said, calendar
+
+    assert _said("Jane Doe", ["Tuesday at ten for jane  doe please."]) and not _said("John Doe", ["for Jane Doe"])
+    assert not _said("Jan", ["for Jane Doe"]) and not _said("a", ["a"])
+    assert FAREWELL.search("No that's all, thank you, bye!") and not FAREWELL.search("Tuesday at ten by the way?")
+    assert calendar(datetime(2026, 11, 29, tzinfo=timezone.utc)).startswith("Today is Sunday 2026-11-29")
+    assert "Tuesday 2026-12-01" in calendar(datetime(2026, 11, 29, tzinfo=timezone.utc))
