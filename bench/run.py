@@ -6,7 +6,8 @@
     .venv/bin/python bench/run.py --sections concurrency --steps 1,10,25,50 --runner-env CB_LOOP=asyncio
 
 Sections: ``turns`` (turn latency a/b/c), ``bargein``, ``cutoff`` (mid-turn pauses), ``concurrency``, ``control`` (runs
-bench/validate_bench.py and bench/control_bench.py and reads their JSON), ``multi`` (two runners on
+bench/validate_bench.py and bench/control_bench.py and reads their JSON), ``booking`` (the booking scenario's pass
+rate on the bundled LLM, bench/booking_pass_rate.py), ``multi`` (two runners on
 PostgreSQL behind HAProxy: calls held, apply to live on both; bench/multi_runner.py). Every call goes through a
 real `cb runner` over the real Media Streams WebSocket (bench/caller.py); see bench/README.md.
 """
@@ -30,7 +31,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from bench import table  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
-SECTIONS = ("turns", "bargein", "concurrency", "control", "multi", "cutoff", "quality")
+SECTIONS = ("turns", "bargein", "concurrency", "control", "multi", "cutoff", "quality", "booking")
 
 
 def log(*args: Any) -> None:
@@ -126,6 +127,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if "control" in sections:
         log("control plane")
         report["control"] = control(args.quick)
+    if "booking" in sections:
+        from bench import booking_pass_rate
+
+        log("booking scenario on the bundled LLM")
+        report["booking"] = booking_pass_rate.section(args.quick)
     if "multi" in sections:
         from bench import multi_runner
 

@@ -132,6 +132,15 @@ def rows(report: dict[str, Any]) -> list[tuple]:
     q = report.get("quality")
     if q:
         out += quality_rows(q)
+    bk = report.get("booking") or {}
+    if bk.get("now"):
+        now, was = bk["now"], bk.get("before") or {}
+        out.append(("booking", "passes on SmolLM2-135M (booked, valid slot + name, returns filled, ended)",
+                    str(now["runs"]), f"{now['passed']}/{now['runs']}", "", "",
+                    f"before {was.get('passed', '-')}/{was.get('runs', '-')}", "reported"))
+        out.append(("booking", f"  booked {now['booked']}, slot asked {now['slot_right']}, returns filled "
+                               f"{now['returns_filled']}, ended {now['ended']}, errors {now['errors']}",
+                    "", "", "", "", "", ""))
     return out
 
 
