@@ -53,7 +53,14 @@ def others(settings: Any) -> list[int]:
 
 
 def forwarded(request: Any) -> bool:
-    return request.headers.get(FORWARDED) == "1"
+    """A request another worker carried here: marked, and on this worker's private port (a client
+    of the public port cannot pass for a worker)."""
+    scope = request if isinstance(request, dict) else request.scope
+    settings = getattr(scope["app"].state, "cb", None) if "app" in scope else None
+    ports = tuple(getattr(getattr(settings, "settings", None), "worker_ports", ()) or ())
+    me = getattr(getattr(settings, "settings", None), "worker", 0)
+    on_private = bool(ports) and me < len(ports) and (scope.get("server") or (None, None))[1] == ports[me]
+    return on_private and dict(scope.get("headers") or []).get(FORWARDED.encode()) == b"1"
 
 
 def not_mine() -> Response:
@@ -140,18 +147,18 @@ async def relay(websocket: Any, start: dict[str, Any], port: int) -> None:
 class ToWorkerZero:
     """ASGI middleware on workers other than 0: an apply or import is carried to worker 0, which
     runs the checks only it can make (the SIP listener's addresses) and the ``--watch`` engine, so
-    every commit of this runner goes through one engine, as with one process. The answer (an
-    NDJSON stream for an apply) is passed back as it comes."""
+    every commit of this runner goes through one engine, as with one process; so is a request to
+    place outbound calls, which worker 0's dialer places (a SIP call leaves from its listener).
+    The answer (an NDJSON stream for an apply) is passed back as it comes."""
 
-    PATHS = ("/v1/apply", "/v1/import")
+    PATHS = ("/v1/apply", "/v1/import", "/v1/calls", "/v1/calls/batch")
 
     def __init__(self, app: Any, port: int):
         self.app, self.port = app, port
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        headers = dict(scope.get("headers") or [])
         if (scope["type"] != "http" or scope.get("method") != "POST" or scope.get("path") not in self.PATHS
-                or headers.get(FORWARDED.encode()) == b"1"):
+                or forwarded(scope)):
             await self.app(scope, receive, send)
             return
         import httpx

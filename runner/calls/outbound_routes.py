@@ -42,7 +42,8 @@ def install(app: FastAPI, ctx: Any) -> None:
     dialing = Dialing(app.state.outbound, DialQueue.for_store(ctx.store),
                       registry=app.state.calls.metrics.registry)
     app.state.dialing = dialing
-    ctx.startup.append(dialing.start)
+    if getattr(ctx.settings, "worker", 0) == 0:  # one dialer per runner: worker 0's (cb.runner.routing)
+        ctx.startup.append(dialing.start)
     ctx.shutdown.append(dialing.stop)
     app.include_router(admin)
     app.include_router(callbacks)
