@@ -36,6 +36,7 @@ import audioop
 import base64
 import json
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ SILENT_RMS = 60.0  # int16 RMS under ~-55 dBFS: Piper's pauses and the transport
 MATCH = 0.05  # a frame matches the reference where the residual energy is under 5 % of the frame's
 TAP_ENV = "CB_BENCH_TAP"
 UNDERRUN_S = 0.001  # a frame later than this after the one before finished playing leaves a gap
+RESULTS = Path(__file__).resolve().parent / "results"
 
 # The agent's replies: plain prose Piper reads without surprises (no digits, no abbreviations).
 REPLIES = (
@@ -529,9 +531,14 @@ def measure(quick: bool) -> dict[str, Any]:
             trace = run(caller.run())
             log_tail = stack.log.read_text()[-3000:]
         folder = Path(tap) / (trace.call_id or "none")
-        if trace.error or trace.refused or not (folder / "tts.pcm").exists():
+        if trace.refused or not (folder / "tts.pcm").exists() or not caller.messages:
             return {"error": trace.error or trace.refused or "the runner tapped no TTS audio",
                     "tapped": sorted(str(p.relative_to(tap)) for p in Path(tap).rglob("*")), "runner_log": log_tail}
+        keep = RESULTS / "quality"  # the raw call, to analyse again: python -m bench.quality --again
+        shutil.rmtree(keep, ignore_errors=True)
+        shutil.copytree(folder, keep)
+        (keep / "caller.json").write_text(json.dumps({"messages": caller.messages, "arrivals": trace.media_at,
+                                                      "clears": trace.clear_at, "call_s": trace.ended - trace.started}))
         ref = np.fromfile(folder / "tts.pcm", dtype="<i2")
         index = [json.loads(line) for line in (folder / "tts.jsonl").read_text().splitlines()]
         out_pcm = np.fromfile(folder / "out.pcm", dtype="<i2")
@@ -542,6 +549,8 @@ def measure(quick: bool) -> dict[str, Any]:
     result = analyse(ref, index, caller.messages, trace.media_at, out_pcm, sent, trace.clear_at)
     result["clears"] = len(trace.clear_at)
     result["call_s"] = round(trace.ended - trace.started, 1)
+    if trace.error:  # the call went wrong part-way (a reply never came): what was heard still counts
+        result["caller_error"] = trace.error
     result["targets"] = {
         "pesq_nb.median": {"limit": ">= ceiling - 0.1", "value": result["pesq_nb"]["median"],
                            "met": _near(result["pesq_nb"]["median"], result["g711_ceiling"]["median"])},
@@ -549,6 +558,16 @@ def measure(quick: bool) -> dict[str, Any]:
         "doubled_frames": {"limit": 0, "value": result["doubled_frames"], "met": result["doubled_frames"] == 0},
         "underruns": {"limit": 0, "value": result["underruns"], "met": result["underruns"] == 0}}
     return result
+
+
+def again(folder: Path = None) -> dict[str, Any]:
+    """The figures of the last call kept under bench/results/quality, computed again."""
+    folder = folder or RESULTS / "quality"
+    caller = json.loads((folder / "caller.json").read_text())
+    index = [json.loads(line) for line in (folder / "tts.jsonl").read_text().splitlines()]
+    sent = [json.loads(line)["t"] for line in (folder / "out.jsonl").read_text().splitlines()]
+    return analyse(np.fromfile(folder / "tts.pcm", dtype="<i2"), index, caller["messages"], caller["arrivals"],
+                   np.fromfile(folder / "out.pcm", dtype="<i2"), sent, caller["clears"])
 
 
 def _near(score: float | None, ceiling: float | None) -> bool:
@@ -571,4 +590,4 @@ if __name__ == "__main__":
     else:
         import pprint
 
-        pprint.pprint(main("--quick" in sys.argv))
+        pprint.pprint(again() if "--again" in sys.argv else main("--quick" in sys.argv))

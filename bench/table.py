@@ -149,6 +149,8 @@ def quality_rows(q: dict[str, Any]) -> list[tuple]:
     sec = f"caller's ear ({q.get('call_s', '-')} s call)"
     if "error" in q:
         return [(sec, f"error: {q['error'][:100]}", "", "", "", "", "", "FAILED")]
+    if q.get("caller_error"):
+        sec += f", cut short: {q['caller_error'][:40]}"
     t, p, c = q["targets"], q["pesq_nb"], q["pesq_nb_content"]
     ceiling = q["g711_ceiling"]["median"]
     causes = q["underrun_causes"]
