@@ -236,11 +236,12 @@ class Track:
     doubled: int = 0  # received frames whose content the caller had already got
     inserted: int = 0  # received frames of silence the reference does not have at that point
     foreign: int = 0  # voiced received frames found nowhere in the reference
+    silence_moved: int = 0  # samples of silence skipped or repeated (a pause a little off, not lost voice)
     events: list[dict[str, Any]] = field(default_factory=list)  # each drop/double: frame, samples
 
     def as_dict(self) -> dict[str, Any]:
         return {"dropped": self.dropped, "doubled": self.doubled, "inserted": self.inserted,
-                "foreign": self.foreign, "events": self.events[:20]}
+                "foreign": self.foreign, "silence_moved_samples": self.silence_moved, "events": self.events[:20]}
 
 
 def track(ref: np.ndarray, got: np.ndarray, frame: int = FRAME, window: int = 2 * RATE) -> Track:
@@ -285,15 +286,21 @@ def track(ref: np.ndarray, got: np.ndarray, frame: int = FRAME, window: int = 2 
                 out.events.append({"frame": j, "kind": "dropped", "samples": at, "where": "start"})
         else:
             jp, op = prev
+            # Only voice counts: a padded last frame of a reply overlaps the next reply's leading
+            # silence, and silence skipped or repeated is a pause a little shorter or longer.
             if at < op + frame:
-                count = max(1, round((op + frame - at) / frame))
-                out.doubled += count
-                out.events.append({"frame": j, "kind": "doubled", "samples": op + frame - at})
+                if _rms(ref[at:op + frame]) >= SILENT_RMS:
+                    out.doubled += max(1, round((op + frame - at) / frame))
+                    out.events.append({"frame": j, "kind": "doubled", "samples": op + frame - at})
+                else:
+                    out.silence_moved += op + frame - at
             elif at > op + (j - jp) * frame:
                 skipped = at - (op + (j - jp) * frame)
-                count = max(1, round(skipped / frame))
-                out.dropped += count
-                out.events.append({"frame": j, "kind": "dropped", "samples": skipped})
+                if _rms(ref[at - skipped:at]) >= SILENT_RMS:
+                    out.dropped += max(1, round(skipped / frame))
+                    out.events.append({"frame": j, "kind": "dropped", "samples": skipped})
+                else:
+                    out.silence_moved += skipped
             elif at < op + (j - jp) * frame:
                 out.inserted += round((op + (j - jp) * frame - at) / frame)
         prev = (j, at)

@@ -78,6 +78,18 @@ def test_silence_put_in_mid_reply_is_inserted_not_doubled():
     assert (t.dropped, t.doubled, t.inserted) == (0, 0, 2)
 
 
+def test_silence_skipped_or_repeated_moves_a_pause_and_is_not_a_lost_frame():
+    ref = speechlike(4, seed=13)
+    frames = frames_of(ref)
+    quiet = [i for i in range(1, len(frames) - 1) if not frames[i].any()]
+    a, b = quiet[3], quiet[-3]  # two silent frames in pauses between bursts
+    got = frames[:a] + frames[a + 1:b + 1] + [frames[b]] + frames[b + 1:]
+    t = quality.track(ref, np.concatenate(got))
+    assert (t.dropped, t.doubled) == (0, 0)
+    assert t.silence_moved == F  # the skipped one; a repeated silent frame is silence inserted
+    assert t.inserted == 1
+
+
 def test_a_lost_end_of_a_reply_is_dropped():
     ref = speechlike(3, seed=11)
     frames = frames_of(ref)
