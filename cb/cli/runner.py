@@ -54,6 +54,9 @@ def runner(host: str, port: int, state_dir: str | None, token_file: str | None, 
     try:
         check_exposure(settings)
         dialect_for(settings.state_db)
+        from cb.runner.admission import Limits
+
+        Limits.from_env(1)  # a CB_ADMIT_* that is not a number stops the start here, named
     except ValueError as exc:
         raise UserError(str(exc)) from None
     from cb.state.auditkey import AuditKeyError
