@@ -71,6 +71,7 @@ def install(app: FastAPI, ctx: Any) -> None:
         pending_ttl_secs=settings_value(settings, "pending_ttl_secs", "CB_PENDING_TTL_SECS", PENDING_TTL_SECS))
     service.claims = CallClaims.for_store(ctx.store)  # any runner on this database may take the stream
     app.state.calls = service
+    app.state.max_calls = settings_value(settings, "max_calls", "CB_MAX_CALLS", DEFAULT_MAX_CALLS)  # the runner's
     app.state.local_token = local_token(settings.state_dir)
     ctx.startup.append(service.start)
     ctx.shutdown.append(service.stop)
@@ -263,7 +264,7 @@ def readyz(request: Request) -> JSONResponse:
     dialing = getattr(request.app.state, "dialing", None)  # do-not-call URLs whose last fetch failed (names only)
     stale = dialing.url_lists.stale(service.store.snapshot()) if dialing is not None else {}
     return JSONResponse({"ready": ready, "reason": why if ready or why != "ok" else "starting",
-                         "calls": len(service.sessions), "max_calls": service.max_calls,
+                         "calls": len(service.sessions), "max_calls": request.app.state.max_calls,
                          "loop_lag_ms": round(service.loop_lag * 1000, 1), "agents_missing_env": missing,
                          "admission": service.signal.reading(len(service.sessions)).to_dict(service.signal.limits),
                          "do_not_call_stale": stale},
