@@ -194,7 +194,7 @@ def ladder(quick: bool, steps: tuple[int, ...] | None, budget_s: float | None, p
                    "jitter_ms": {"n": 0}, "jitter_incl_preroll_ms": {"n": 0}, "runner_cpu_pct": 0.0,
                    "runner_cpu_pct_per_call": None, "caller_cpu_pct": 0.0, "caller_send_lag_ms": {"n": 0},
                    "runner_loop_lag_ms": {"n": 0}, "wall_s": 0.0}
-        if base_p95 is None:
+        if not rows:  # the first step is the baseline, even when it failed (then nothing is held)
             base_p95 = row["total_ms"].get("p95")
         row["judged"] = judge(row, base_p95)
         rows.append(row)
@@ -202,7 +202,7 @@ def ladder(quick: bool, steps: tuple[int, ...] | None, budget_s: float | None, p
             f"runner cpu {row['runner_cpu_pct']}%, {'ok' if row['judged']['passed'] else 'FAIL: ' + '; '.join(row['judged']['why'])}")
         if not row["judged"]["passed"] and not keep_going:
             break
-    held = rows[0]["calls"] if rows else 0
+    held = rows[0]["calls"] if rows and not rows[0]["failed_calls"] else 0
     for row in rows[1:]:  # the largest N up to which every step passed
         if not row["judged"]["passed"]:
             break
@@ -211,6 +211,6 @@ def ladder(quick: bool, steps: tuple[int, ...] | None, budget_s: float | None, p
     # 80 % busy if nothing else ran on it (a projection, printed as one).
     costs = sorted(r["runner_cpu_pct_per_call"] for r in rows if r["calls"] >= 10 and r["runner_cpu_pct_per_call"])
     per_call = costs[len(costs) // 2] if costs else None
-    return {"target": target, "workers": workers, "profile": profile, "turns_per_call": turns, "single_call_p95_ms": base_p95, "max_calls_held": held,
+    return {"server": target, "workers": workers, "profile": profile, "turns_per_call": turns, "single_call_p95_ms": base_p95, "max_calls_held": held,
             "target": 100, "met": held >= 100, "steps": rows, "env": env or {},
             "cpu_pct_per_call": per_call, "projected_calls_per_core_at_80pct": round(80 / per_call) if per_call else None}
