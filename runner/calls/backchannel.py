@@ -69,6 +69,7 @@ ONSET_OVER_FLOOR = 4.0  # ... and 12 dB over the line's noise floor
 # "Yeah." as "And then make some." Speech runs at 2-4 words a second; more than this many words
 # for the sound's loud time is the STT's invention, and taken for no words.
 MAX_WORDS_PER_SEC, MAX_WORDS_SLACK = 5.0, 2
+LATE_WORDS_SECS = 6.0  # words this late for a sound over the agent are still judged as over it
 
 
 def words(text: str) -> tuple[str, ...]:
@@ -159,6 +160,7 @@ class BackchannelStartStrategy(BaseUserTurnStartStrategy):
         self._episode: Episode | None = None
         self._timer: asyncio.Task | None = None
         self._loud_at = float("-inf")  # the caller's latest loud frame
+        self._wordless_at = float("-inf")  # when a sound over the agent ended with its words still due
         self._loud_secs = 0.0  # loud time since the latest episode began (or the one before ended)
         # what it decided (logs, metrics, tests)
         self.backchannels = 0
@@ -236,6 +238,7 @@ class BackchannelStartStrategy(BaseUserTurnStartStrategy):
         ep, self._episode = self._episode, None
         if noise and ep is not None and ep.over_agent:
             self.noises += 1
+            self._wordless_at = self.clock()
             log.info("a sound over the agent had no words: it goes on (%.0f ms after the sound began)",
                      (self.clock() - ep.onset) * 1000)
         self._cancel_timer()
@@ -254,7 +257,11 @@ class BackchannelStartStrategy(BaseUserTurnStartStrategy):
     def _judged(self) -> bool:
         """Whether the sound is over the agent, so words (not the VAD) decide."""
         ep = self._episode
-        return (ep.over_agent if ep is not None else self._bot_speaking) and not self._in_turn
+        if ep is None:
+            # a slow STT's words for a sound over the agent may come after it finished talking:
+            # an "mm-hm" is then still no turn
+            return (self._bot_speaking or self.clock() - self._wordless_at < LATE_WORDS_SECS) and not self._in_turn
+        return ep.over_agent and not self._in_turn
 
     async def _vad_started(self) -> ProcessFrameResult:
         if self._in_turn:

@@ -207,6 +207,22 @@ def test_a_voice_with_no_words_resumes_the_agent_when_the_words_are_overdue():
     assert held and call.duck.resumed == 1 and call.strategy.noises == 1 and call.events == ["turn"]
 
 
+def test_a_late_backchannel_after_the_agent_finished_is_still_no_turn():
+    async def go():
+        async with Call(words_wait_secs=0.05) as call:
+            await call.frames(BotStartedSpeakingFrame())
+            await call.speak(20)
+            await call.frames(VADUserStartedSpeakingFrame())
+            await call.hush(10)
+            await call.frames(VADUserStoppedSpeakingFrame())
+            await asyncio.sleep(0.1)  # the agent goes on, and finishes, before the STT's words
+            await call.frames(BotStoppedSpeakingFrame(), final("Mm-hmm."))
+            return call
+
+    call = asyncio.run(go())
+    assert call.events == ["reset", "backchannel Mm-hmm."] and call.strategy.noises == 1
+
+
 def test_when_the_agent_is_quiet_voice_starts_the_turn_at_once():
     async def go():
         async with Call() as call:
