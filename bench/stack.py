@@ -107,7 +107,7 @@ class Stack:
         self.token = (state / "local-twilio-token").read_text().strip()
 
     def _wait_ready(self, proc: subprocess.Popen) -> None:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # with --workers, ready once every worker has loaded its models
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RuntimeError(f"runner exited {proc.returncode}: {self.log.read_text()[-3000:]}")
@@ -117,7 +117,7 @@ class Stack:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"runner not ready in 60 s: {self.log.read_text()[-3000:]}")
+        raise RuntimeError(f"runner not ready in 180 s: {self.log.read_text()[-3000:]}")
 
     def metrics(self) -> str:
         return httpx.get(self.url + "/metrics", timeout=5).text
