@@ -65,10 +65,12 @@ WORDS_WAIT_SECS = 1.5
 SHORT_WAIT_SECS = 0.3  # ... after voice too short for the VAD to call it speech ("uh-huh" in 0.24 s)
 ONSET_MIN_RMS = 400  # int16 RMS (~ -38 dBFS): the least energy that may pause the agent
 ONSET_OVER_FLOOR = 4.0  # ... and 12 dB over the line's noise floor
-# Words an STT gives a sound can be more than the sound could hold: Whisper tiny heard a 0.3 s
-# "Yeah." as "And then make some." Speech runs at 2-4 words a second; more than this many words
-# for the sound's loud time is the STT's invention, and taken for no words.
-MAX_WORDS_PER_SEC, MAX_WORDS_SLACK = 5.0, 2
+# Words an STT gives a sound can be more than the sound could hold: Whisper tiny hears Piper's
+# 0.68 s "Mm-hm." on the phone as "And then make some." (set after seeing that). Speech runs at
+# 2-4 words a second and its loud time is shorter than the words; more than one word plus four a
+# second of loud sound is the STT's invention, taken for no words. A fast "no no no wait" can be
+# taken for none too: the agent then goes on, and the caller's next words interrupt it.
+MAX_WORDS_PER_SEC, MAX_WORDS_SLACK = 4.0, 1
 LATE_WORDS_SECS = 6.0  # words this late for a sound over the agent are still judged as over it
 
 
@@ -171,14 +173,13 @@ class BackchannelStartStrategy(BaseUserTurnStartStrategy):
     def sound(self, pcm: bytes) -> None:
         """Every inbound frame, before the VAD sees it: energy pauses the agent."""
         loud = self.onset.loud(pcm)
+        ep = self._episode
+        if ep is None and loud and not self._in_turn:
+            ep = self._begin()
         if loud:
             self._loud_at = self.clock()
             self._loud_secs += len(pcm) / 2 / 8000
-        ep = self._episode
-        if ep is None:
-            if loud and not self._in_turn:
-                self._begin()
-        elif not ep.vad_started and ep.voiced_at is None and self.clock() - ep.onset > self.confirm_secs:
+        if ep is not None and not ep.vad_started and ep.voiced_at is None and self.clock() - ep.onset > self.confirm_secs:
             self._end(noise=True)  # energy that never became voice
 
     def voice(self, state: VADState) -> None:

@@ -130,7 +130,7 @@ def test_a_backchannel_that_goes_on_into_words_interrupts():
     async def go():
         async with Call(long_voice_secs=5.0) as call:
             await call.frames(BotStartedSpeakingFrame())
-            await call.speak(5)
+            await call.speak(15)
             await call.frames(VADUserStartedSpeakingFrame(), interim("Yeah"))
             assert call.events == []
             await call.frames(interim("Yeah but"))
@@ -249,7 +249,7 @@ def test_min_words_drops_too_few_words_and_interrupts_on_enough():
     async def go():
         async with Call(min_words=3) as call:
             await call.frames(BotStartedSpeakingFrame())
-            await call.speak(5)
+            await call.speak(15)
             await call.frames(VADUserStartedSpeakingFrame())
             await call.hush(2)
             await call.frames(VADUserStoppedSpeakingFrame(), final("No wait."))
@@ -264,11 +264,12 @@ def test_min_words_drops_too_few_words_and_interrupts_on_enough():
 
 def test_more_words_than_the_sound_could_hold_are_taken_for_none():
     async def go():
-        async with Call() as call:
+        async with Call(words_wait_secs=5.0) as call:
             await call.frames(BotStartedSpeakingFrame())
             await call.speak(15)  # 0.3 s: "Yeah."
             await call.frames(VADUserStartedSpeakingFrame())
             await call.hush(10)
+            # Whisper tiny's words for Piper's 0.68 s "Mm-hm." on the phone, here for 0.3 s
             await call.frames(VADUserStoppedSpeakingFrame(), final("And then make some."))
             held = call.duck.holding
             await call.speak(30)  # 0.6 s is room for "Stop right there."
@@ -287,7 +288,7 @@ def test_a_late_backchannel_does_not_resume_the_agent_over_a_caller_still_talkin
             # a segmented STT's words for an earlier "yeah" arrive as the caller says more
             await call.frames(final("Yeah."))
             held = call.duck.holding
-            await call.speak(5)
+            await call.speak(15)
             await call.frames(interim("Wait"))
             return call, held
 
