@@ -526,7 +526,8 @@ def measure(quick: bool) -> dict[str, Any]:
     replies = (QUICK_REPLY,) if quick else REPLIES
     root = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory(prefix="cb-bench-tap-") as tap:
-        env = {TAP_ENV: tap, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+        # Admission would refuse the call (and readiness) on loaded cores: this bench wants the call.
+        env = {TAP_ENV: tap, "CB_ADMISSION": "off", "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
         pipeline = {"stt": {"provider": "scripted", "options": {"delay_ms": 150}}, "tts": {"provider": "piper"}}
         script = {"turns": [{"say": r} for r in replies], "default": "Goodbye.", "first_token_ms": 0}
         with Stack(pipeline=pipeline, llm_script=script, greeting=GREETING, env=env,
