@@ -36,3 +36,17 @@ def test_bargein_smoke():
     assert r["onset_to_clear_ms"]["median"] > 0 and r["onset_to_decision_ms"]["median"] > 0
     assert r["backchannels"]["tried"] == 2 and r["coughs"]["tried"] == 1
     assert "backchannel_stops" in r["targets"] and "barge-in 200ms" in table.render({"bargein": {"200": r}})
+
+
+def test_concurrency_smoke_compares_cb_with_stock_pipecat():
+    """One call each through cb and through stock pipecat (bench/stock_pipecat.py), in one run:
+    both answer every turn, and the comparison carries CPU and memory for each."""
+    from bench import concurrency
+
+    r = concurrency.main(steps=(1,), budget_s=300, targets=("cb", "stock"), log=lambda *a: None)
+    assert set(r["compare"]) == {"cb workers=1", "stock pipecat"}
+    for name, ladder in r["ladders"].items():
+        row = ladder["steps"][0]
+        assert row["failed_calls"] == 0 and row["turns"] == 2 * ladder["turns_per_call"], (name, row)
+        assert row["runner_cpu_pct"] > 0 and row["runner_rss_mb"] > 50, (name, row)
+    assert r["compare"]["cb workers=1"]["ratio_to_stock"] == 1.0  # one call held by each
