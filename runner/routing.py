@@ -180,3 +180,63 @@ class ToWorkerZero:
                 async for chunk in resp.aiter_raw():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
+
+
+#: Gauges where the runner's value is the worst worker's, not the sum (a lag does not add up).
+WORST_OF = ("cb_event_loop_lag_seconds", "cb_pacing_miss_ratio", "cb_input_backlog_seconds")
+
+
+async def runner_metrics(request: Any, own: bytes) -> bytes:
+    """``/metrics`` for the whole runner: this worker's, merged with every other worker's (a
+    scrape reaches one worker). A request forwarded by a worker gets that worker's own."""
+    import httpx
+
+    ports = others(request.app.state.cb.settings)
+    if not ports or forwarded(request):
+        return own
+    texts = [own.decode()]
+    headers = {FORWARDED: "1", **({"authorization": request.headers["authorization"]}
+                                  if "authorization" in request.headers else {})}
+    async with httpx.AsyncClient(timeout=5) as client:
+        for port in ports:
+            try:
+                resp = await client.get(f"http://127.0.0.1:{port}/metrics", headers=headers)
+            except httpx.HTTPError:
+                continue  # a worker starting again: its counts start again with it
+            if resp.status_code == 200:
+                texts.append(resp.text)
+    return merge(texts).encode()
+
+
+def merge(texts: list[str]) -> str:
+    """Prometheus text of several workers as one: counters, histograms and call gauges summed,
+    ``WORST_OF`` gauges the largest, ``_created`` the earliest."""
+    from prometheus_client.parser import text_string_to_metric_families
+    from prometheus_client.utils import floatToGoString
+
+    families: dict[str, tuple[str, str, dict[tuple[str, tuple], float]]] = {}
+    for text in texts:
+        for family in text_string_to_metric_families(text):
+            kind, doc, samples = families.setdefault(family.name, (family.type, family.documentation, {}))
+            for sample in family.samples:
+                key = (sample.name, tuple(sorted(sample.labels.items())))
+                if key not in samples:
+                    samples[key] = sample.value
+                elif sample.name.endswith("_created"):
+                    samples[key] = min(samples[key], sample.value)
+                elif family.name in WORST_OF:
+                    samples[key] = max(samples[key], sample.value)
+                else:
+                    samples[key] = samples[key] + sample.value
+    out = []
+    for name, (kind, doc, samples) in families.items():
+        out.append(f"# HELP {name} {doc}")
+        out.append(f"# TYPE {name} {kind}")
+        for (sample, labels), value in samples.items():
+            text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
+            out.append(f"{sample}{{{text}}} {floatToGoString(value)}" if text else f"{sample} {floatToGoString(value)}")
+    return "\n".join(out) + "\n"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')

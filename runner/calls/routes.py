@@ -239,9 +239,9 @@ def _metrics_auth(request: Request) -> None:
 
 
 @router.get("/metrics", dependencies=[Depends(_metrics_auth)])
-def prometheus(service: CallService = Depends(_service)) -> Response:
-    metrics = service.metrics
-    return Response(metrics.render(), media_type=metrics.content_type)
+async def prometheus(request: Request, service: CallService = Depends(_service)) -> Response:
+    metrics = service.metrics  # with workers, all of them merged (cb.runner.routing)
+    return Response(await routing.runner_metrics(request, metrics.render()), media_type=metrics.content_type)
 
 
 @router.get("/readyz")

@@ -52,3 +52,23 @@ def test_ready_waits_for_every_worker_once(monkeypatch):
     assert routing.starting() == "starting: 1 of 2 workers serving"
     monkeypatch.setattr(routing, "SERVING", bytearray([1, 0, 1]))  # all started once; one restarting now
     assert routing.starting() is None
+
+
+def test_workers_metrics_merge_into_the_runners():
+    from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def worker(refused: int, lag: float, active: int) -> str:
+        r = CollectorRegistry()
+        Counter("cb_calls_refused_total", "Calls refused", ["reason"], registry=r).labels("ceiling").inc(refused)
+        Gauge("cb_event_loop_lag_seconds", "lag", registry=r).set(lag)
+        Gauge("cb_calls_active", "active", registry=r).set(active)
+        return generate_latest(r).decode()
+
+    merged = routing.merge([worker(2, 0.01, 3), worker(1, 0.2, 4)])
+    values = {(s.name, tuple(s.labels.items())): s.value
+              for f in text_string_to_metric_families(merged) for s in f.samples}
+    assert values[("cb_calls_refused_total", (("reason", "ceiling"),))] == 3  # counts add up
+    assert values[("cb_calls_active", ())] == 7
+    assert values[("cb_event_loop_lag_seconds", ())] == 0.2  # the worst worker's lag, not a sum
+    assert 'cb_calls_refused_total{reason="ceiling"} 3.0' in merged
