@@ -191,12 +191,16 @@ def handler(llama: Any, messages: list[dict[str, Any]], tools: list[dict[str, An
         found = guards.filled(generate, messages, tools)
         if found is not None:
             return _answer(cid, name, stream, "", found)
-    text = grammar_text(tools, tool_choice, response_format)
+    # One call per caller turn: after a tool's result, words only (a small model that sees its own
+    # call copies it, and booked eight times in a turn before this rule).
+    words_only = tool_choice == "none" or (auto and bool(messages) and messages[-1].get("role") == "tool")
+    text = grammar_text(tools, "none" if words_only else tool_choice, response_format)
     if text is not None:
         grammar = LlamaGrammar.from_string(text, verbose=False)
-    shown = prompt(messages, tools if tool_choice != "none" else None)
+    shown = prompt(messages, None if words_only else tools)
     completion = llama.create_completion(prompt=shown, stream=True, grammar=grammar, max_tokens=max_tokens,
-                                         stop=stops, **sampling)
+                                         stop=stops, logit_bias=_no_markup(llama) if words_only else None,
+                                         **sampling)
 
     def again() -> str:  # the model opened a call freely: the call itself, under the call grammar
         out = llama.create_completion(prompt=shown, grammar=LlamaGrammar.from_string(
@@ -206,8 +210,21 @@ def handler(llama: Any, messages: list[dict[str, Any]], tools: list[dict[str, An
     then = None  # a reply that says goodbye ends the call
     if auto and guards.offered(tools or [], "end_call"):
         then = lambda said: guards.call("end_call", {}) if guards.GOODBYE.search(said) else None  # noqa: E731
-    chunks = _chunks(completion, cid, name, then, again if auto and tools else None)
+    chunks = _chunks(completion, cid, name, then, again if auto and not words_only else None)
     return chunks if stream else _whole(chunks, cid, name)
+
+
+def _no_markup(llama: Any) -> dict[int, float]:
+    """A logit bias that keeps ``<`` out of words (no call can open), cheaper than a grammar."""
+    found = getattr(llama, "_cb_no_markup", None)
+    if found is None:
+        found = {}
+        for token in range(llama.n_vocab()):
+            piece = llama.detokenize([token]).decode("utf-8", "ignore")
+            if piece.lstrip().startswith("<") and not piece.startswith("<|") and token != llama.token_eos():
+                found[token] = -100.0
+        llama._cb_no_markup = found
+    return found
 
 
 def _answer(cid: str, model: str, stream: bool, words: str, call: dict[str, Any]) -> Any:
