@@ -23,7 +23,9 @@ booking calls, bench/booking_pass_rate.py), so after a caller's turn, with ``too
 two guards decide for it before it answers (llama_guards.py): the caller saying goodbye is answered
 with "Goodbye" (and the model's few words after it) and ``end_call``, and a tool whose required words the model fills, under the tool's
 grammar, with words the caller said (this turn for at least one) is called. A reply of the model's
-that says goodbye also ends the call (``end_call``, when offered).
+that says goodbye also ends the call (``end_call``, when offered). After a tool's result the answer
+is words, ``<`` kept out by a logit bias: one call per caller turn, or the model copies its own call
+from the history (it booked eight times in a turn).
 """
 
 from __future__ import annotations

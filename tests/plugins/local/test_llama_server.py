@@ -165,6 +165,19 @@ def test_a_caller_who_says_goodbye_hears_one_and_the_call_ends(server, stream):
     assert words.strip() and [c.function.name for c in calls] == ["end_call"]
 
 
+def test_after_a_tools_result_the_answer_is_words_not_the_same_call_again(server):
+    """SmolLM2 copied its own call from the history: eight bookings in one turn before this rule."""
+    call = {"id": "call_1", "type": "function", "function": {
+        "name": "book_appointment", "arguments": '{"slot": "2026-12-01T10:00:00", "caller_name": "Jane Doe"}'}}
+    messages = [*BOOKING_CALL, {"role": "assistant", "content": None, "tool_calls": [call]},
+                {"role": "tool", "tool_call_id": "call_1", "content": '{"confirmation": "APT-1042"}'}]
+    answer = client(server).chat.completions.create(model="local", messages=messages, tools=[BOOK_ISO, END_CALL],
+                                                    max_tokens=30)
+    message = answer.choices[0].message
+    assert message.content.strip() and "<" not in message.content
+    assert [c.function.name for c in message.tool_calls or []] in ([], ["end_call"])
+
+
 def test_only_words_the_caller_said_ground_a_call():
     from cb.plugins.local.llama_guards import FAREWELL, _said, calendar
 
