@@ -85,9 +85,27 @@ def _wait_warm(app: Any) -> Any:
     return wait
 
 
+def follow_supervisor(supervisor: int, grace_s: float = 60.0, every_s: float = 0.5) -> None:
+    """Stop this worker when its supervisor is gone (SIGKILLed, or crashed): drain as on SIGTERM,
+    then exit for good after ``grace_s``. Workers sit in their own process group, so nothing else
+    would reach them, and an orphan would go on serving the socket with nobody to restart or stop it."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == supervisor:
+            time.sleep(every_s)
+        log.error("worker %d: the supervisor (pid %d) is gone: draining and stopping", os.getpid(), supervisor)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(grace_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="cb-follow-supervisor", daemon=True).start()
+
+
 def worker_main(settings: Any, sock: socket.socket, private: socket.socket, ready: Any, serving: Any) -> None:
     """One worker: the runner app on the inherited socket. Runs in a spawned process."""
     os.setpgid(0, 0)  # a terminal's Ctrl-C reaches the supervisor, which tells each worker once
+    follow_supervisor(os.getppid())
     from . import routing
     from .app import configure_logging, create_app
     from .calls.graceful import DrainingServer, drain_calls

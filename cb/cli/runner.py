@@ -20,8 +20,8 @@ from .errors import UserError
               help="File with the key of the history's chain, created (0600) on first start (else CB_AUDIT_KEY_FILE, "
               "else <token file>.audit-key, else audit.key in the state folder). Keep it off the database's host.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None, envvar="CB_WORKERS",
-              help="Worker processes sharing the port, one event loop each (else CB_WORKERS; default: the number "
-              "of cores; 1 = a single process). See docs/architecture.md, Workers and admission.")
+              help="Worker processes sharing the port, one event loop each (else CB_WORKERS; default 1, a single "
+              "process; give it the number of cores to use them all). See docs/architecture.md, Workers and admission.")
 @click.option("--metrics-public", is_flag=True, help="Serve GET /metrics without the token (e.g. to a scraper on "
               "a private network). Default: beyond loopback /metrics needs the token like /v1.")
 def runner(host: str, port: int, state_dir: str | None, token_file: str | None, public_url: str | None,
@@ -47,7 +47,7 @@ def runner(host: str, port: int, state_dir: str | None, token_file: str | None, 
     import dataclasses
     import os
 
-    workers = workers or os.cpu_count() or 1
+    workers = workers or 1
     if os.environ.get("CB_MAX_CALLS", "").isdigit():  # each worker takes a share of the cap: never a share of 0
         workers = max(1, min(workers, int(os.environ["CB_MAX_CALLS"])))
     settings = dataclasses.replace(settings, metrics_public=metrics_public, workers=workers)

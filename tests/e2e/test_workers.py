@@ -149,3 +149,26 @@ def test_outbound_calls_reach_the_worker_that_placed_them(tmp_path, receiver):
             assert placed_by and started_on  # the log names the worker of each (which ones: the kernel's choice)
         finally:
             runner.stop()
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for a reaper that a container may not have."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_workers_stop_when_their_supervisor_is_killed(tmp_path, project):
+    runner = start_runner(project, tmp_path / "state", "--workers", "2")
+    try:
+        wait_for(lambda: "2 workers" in runner.log.read_text(), 120, "both workers serving")
+        pids = [int(pid) for _, pid in SERVING.findall(runner.log.read_text())]
+        assert len(pids) == 2 and all(_alive(pid) for pid in pids)
+        runner.proc.kill()  # SIGKILL: the supervisor can tell nobody
+        runner.proc.wait(10)
+        wait_for(lambda: not any(_alive(pid) for pid in pids), 20, "the orphaned workers to stop")
+        assert "the supervisor (pid %d) is gone" % runner.proc.pid in runner.log.read_text()
+    finally:
+        runner.stop()
