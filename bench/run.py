@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--targets", default="cb,stock",
                         help="concurrency: what to load, in one run: cb (the runner), cb-before (its call path's "
                              "cuts undone) and stock (stock pipecat, bench/stock_pipecat.py)")
-    parser.add_argument("--workers", default="1", help="concurrency: cb runner --workers values, e.g. 1,2")
+    parser.add_argument("--workers", default="1,2", help="concurrency: cb runner --workers values (default 1,2: one process and both cores)")
     parser.add_argument("--out", help="JSON file to write (default bench/results/bench-<time>.json)")
     args = parser.parse_args(argv)
     quiet_pipecat()
