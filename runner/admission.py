@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 WINDOW_S = 2.0  # the averages' time constant: one slow tick is not overload
+IDLE_WINDOW_S = 30.0  # the idle cost rises this slowly (it falls at once)
 NEW_BURST_S = 0.3  # an agent frame this late starts a new utterance (a pause), not a miss
 
 
@@ -187,7 +188,14 @@ class Signal:
         used = max(0.0, (cpu_now - self._last_cpu) / dt)
         self.cpu = self.cpu * keep + used * (1 - keep)
         if calls == 0:
-            self.idle_cpu = used if self.idle_cpu is None else self.idle_cpu * keep + used * (1 - keep)
+            # The floor of the process's own cost: a start-up or an apply costs a burst of CPU that
+            # is no call's, and an idle figure that kept it would hide what a call costs. Down at
+            # once, up only slowly.
+            if self.idle_cpu is None or used < self.idle_cpu:
+                self.idle_cpu = used
+            else:
+                slow = math.exp(-dt / IDLE_WINDOW_S)
+                self.idle_cpu = self.idle_cpu * slow + used * (1 - slow)
         else:
             sample = max(0.0, self.cpu - (self.idle_cpu or 0.0)) / calls
             self.per_call = sample if self.per_call is None else self.per_call * keep + sample * (1 - keep)
