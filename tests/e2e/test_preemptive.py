@@ -28,7 +28,7 @@ spec:
   pipeline:
     # The scripted STT finalises after 300 ms of quiet (endpoint_ms; shorter, and a pause inside
     # the spoken line splits it in two, each given the next scripted transcript); the VAD waits 600.
-    stt: {{provider: scripted, options: {{endpoint_ms: 300, transcripts: ["{book}", "No thank you, goodbye."]}}}}
+    stt: {{provider: scripted, options: {{endpoint_ms: 300, transcripts: ["{book}", "No thank you goodbye."]}}}}
     llm: {{provider: openai, model: scripted, options: {{base_url: "{llm}"}}}}
     turn: {{vad_stop_secs: 0.6}}
   tools: [book_appointment, end_call]
@@ -65,7 +65,7 @@ def test_a_guess_that_wants_a_tool_runs_the_tool_once_for_the_confirmed_turn(tmp
     try:
         with ScriptedLLMServer(parse(SCRIPT)) as llm:
             runner, result = call_once(tmp_path, AGENT.format(book=BOOK, llm=llm.url, booking=booking.url),
-                                       [Line(BOOK), Line("No thank you, goodbye.")])
+                                       [Line(BOOK), Line("No thank you goodbye.")])
     finally:
         booking.stop()
 
@@ -77,7 +77,10 @@ def test_a_guess_that_wants_a_tool_runs_the_tool_once_for_the_confirmed_turn(tmp
     # Once on the transcript, while the VAD still waited (withdrawn: it wanted the tool), once for the turn.
     assert len(asked_to_book) == 2, [(last_user(r), r["messages"][-1]["role"]) for r in llm.requests]
     assert len(booking.requests) == 1 and booking.requests[0].json() == {"slot": "Tuesday 10:00"}
-    assert sum(1 for r in llm.requests if r["messages"][-1]["role"] == "tool") == 2  # booked; end_call
+    # The booking's answer reached the LLM once (for the confirmed turn). Whether end_call's own
+    # result is asked about races the hang-up it causes, so it is not counted.
+    tool_results = [r["messages"][-1]["content"] for r in llm.requests if r["messages"][-1]["role"] == "tool"]
+    assert sum('"booked": true' in str(c) for c in tool_results) == 1, tool_results
     rec = open_records(runner.state_dir).get(result.call_id)
     heard = " ".join(words(h.text) for h in result.transcript if h.role == "agent")
     assert "tuesday at ten" in heard and "bye" in heard, heard  # Whisper: "you are booked" or "your book"
