@@ -11,9 +11,9 @@ One ``Signal`` per call service (one per worker process) gathers, at almost no c
 
 Every ``tick`` (100 ms) folds the counts into averages over about ``WINDOW_S`` seconds.
 ``decide`` turns a ``Reading`` into admit or refuse. It refuses when a caller-facing signal
-crosses an early threshold (set well below where calls are heard to degrade), or when one more
-call would take the worker past its CPU budget: the ceiling is ``cpu_budget`` divided by the
-measured CPU of one call, so it is found by measurement, not configured. ``max_calls`` stays as
+crosses an early threshold (set well below where calls are heard to degrade), or, where
+``CB_ADMIT_CPU`` sets a CPU budget, when one more call would take the worker past it: that ceiling
+is ``cpu_budget`` divided by the measured CPU of one call, found by measurement, not configured. ``max_calls`` stays as
 a hard cap above it. Thresholds come from the environment (``Limits.from_env``); ``CB_ADMISSION=off``
 keeps only the hard cap (for a benchmark that looks for the raw ceiling itself).
 """
@@ -34,7 +34,11 @@ NEW_BURST_S = 0.3  # an agent frame this late starts a new utterance (a pause), 
 @dataclass(frozen=True)
 class Limits:
     max_calls: int = 500  # hard cap, whatever the measurement says
-    cpu_budget: float = 0.85  # of one core per worker: the projected load one more call may reach
+    # Of one core per worker: the projected load one more call may reach. Off unless CB_ADMIT_CPU sets
+    # it: a call's CPU is bursty (an in-process Whisper transcribing a turn costs a core for a moment),
+    # and the projection refused a second local-stack call that pacing showed was fine. The caller-facing
+    # signals above it are what admission acts on by default.
+    cpu_budget: float | None = None
     miss_ms: float = 40.0  # an agent frame later than this past its due time is a pacing miss
     miss_rate: float = 0.02  # refuse while more than this share of agent frames miss
     backlog_ms: float = 150.0  # refuse while callers' frames are read this late
@@ -52,7 +56,7 @@ class Limits:
             except ValueError:
                 raise ValueError(f"{name}={env[name]!r} is not a number") from None
 
-        return cls(max_calls=max_calls, cpu_budget=num("CB_ADMIT_CPU", cls.cpu_budget),
+        return cls(max_calls=max_calls, cpu_budget=num("CB_ADMIT_CPU", 0.0) or None,
                    miss_ms=num("CB_ADMIT_MISS_MS", cls.miss_ms), miss_rate=num("CB_ADMIT_MISS_RATE", cls.miss_rate),
                    backlog_ms=num("CB_ADMIT_BACKLOG_MS", cls.backlog_ms),
                    loop_lag_ms=loop_lag_ms if loop_lag_ms is not None else num("CB_ADMIT_LOOP_LAG_MS", cls.loop_lag_ms),
@@ -70,8 +74,8 @@ class Reading:
     cpu: float = 0.0  # cores this process used
     cpu_per_call: float | None = None  # measured; None until a call has run
 
-    def ceiling_for(self, budget: float) -> int | None:
-        if not self.cpu_per_call:
+    def ceiling_for(self, budget: float | None) -> int | None:
+        if not self.cpu_per_call or not budget:
             return None
         return max(1, math.floor(budget / self.cpu_per_call))
 
