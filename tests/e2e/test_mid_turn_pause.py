@@ -3,9 +3,11 @@
 The offline default stack end to end: a real runner, Whisper hearing the caller, Piper speaking, the
 scripted LLM over real HTTP. The caller (cb.plugins.local.caller) says "My name is", 500 ms of
 silence, then "Sarah Johnson." The VAD's 0.2 s silence ends a turn; the words so far stop on "is",
-so the turn waits for more (runner/calls/turn_end.py). The proof is what the LLM was asked (never
-the fragment alone) and what the caller heard (nothing while it was still speaking, then an
-answer). The same call with the wait switched off (``unfinished_stop_secs: 0``) is answered in the
+so the turn waits for more (runner/calls/turn_end.py). The proof is what the caller heard: no
+answer to the fragment (the scripted LLM's "Sorry, I missed that."), nothing while it was still
+speaking, then the answer to a turn that held the whole sentence. (That the LLM was never asked
+about the fragment is no proof: preemptive generation may ask as soon as its words arrive, held
+back and withdrawn when the caller goes on; on a quiet machine Whisper is fast enough for that.) The same call with the wait switched off (``unfinished_stop_secs: 0``) is answered in the
 pause, which shows the test sees a cut-off when there is one. Rates over many lines and pauses:
 `bench/run.py --sections cutoff`.
 """
@@ -60,17 +62,30 @@ def call(tmp_path, turn: str):
     return asked(llm), result
 
 
+def cut_off(questions: list[str], result) -> list[str]:
+    """How the call shows the caller was answered in the pause (empty: not at all)."""
+    heard = " ".join(words(h.text) for h in result.transcript if h.role == "agent")
+    signs = []
+    if "missed that" in heard:
+        signs.append("the fragment's answer was heard")
+    if result.talked_over:
+        signs.append(f"the agent spoke over the caller ({result.talked_over} frames)")
+    if not questions or "my name is" not in questions[-1] or "sarah" not in questions[-1]:
+        signs.append("the last turn answered was not the whole sentence")
+    return signs
+
+
 def test_a_500_ms_pause_mid_sentence_is_not_answered_under_the_default(tmp_path):
     questions, result = call(tmp_path, "")  # the default turn settings
-    # The LLM was asked about the whole sentence, never about "my name is" alone.
-    assert questions and all("sarah" in q or "johnson" in q for q in questions), questions
-    assert result.talked_over == 0, f"the agent spoke over the caller ({result.talked_over} frames)"
+    assert cut_off(questions, result) == [], (questions, result.transcript)
     heard = " ".join(words(h.text) for h in result.transcript if h.role == "agent")
     assert "nice to meet you" in heard, result.transcript
     assert result.response_ms, "the agent never answered the finished sentence"
 
 
 def test_with_the_wait_off_the_vad_answers_in_the_pause(tmp_path):
-    questions, _result = call(tmp_path, "turn: {unfinished_stop_secs: 0}")
-    # The VAD's 0.2 s ended the turn in the 500 ms pause: the LLM was asked about the fragment.
-    assert any(q.startswith("my name is") and "sarah" not in q and "johnson" not in q for q in questions), questions
+    questions, result = call(tmp_path, "turn: {unfinished_stop_secs: 0}")
+    # The VAD's 0.2 s ended the turn in the 500 ms pause: the fragment was a question of its own
+    # (with the wait on, only preemptive generation asks that, and withdraws it), and where the
+    # caller's voice cut its answer short, the call shows no more than that.
+    assert any(q.startswith("my name is") and "sarah" not in q for q in questions), questions
