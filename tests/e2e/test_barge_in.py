@@ -6,6 +6,7 @@ Speech is Piper's, heard by the runner's Whisper."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -73,5 +74,8 @@ def check_mm_hm_and_wait_stop(runner, project, llm):
     assert "sure" in heard, why  # the agent answered the interruption ("Sure, go ahead.")
     # ... and the LLM never had a turn for the "mm-hm": no user message of acknowledgements only
     assert any("wait" in words(t) for t in said) and not any(Phrases(BACKCHANNELS).only(t) for t in said), said
-    rec = open_records(runner.state_dir).get(result.call_id)
-    assert rec.status == "completed" and rec.end_reason == "end_call"
+    deadline = time.monotonic() + 10  # the record ends a moment after the caller saw the hang-up
+    while (rec := open_records(runner.state_dir).get(result.call_id)).status != "completed" \
+            and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert rec.status == "completed" and rec.end_reason == "end_call", (rec.status, rec.end_reason)

@@ -40,6 +40,13 @@ def fleet(tmp_path_factory, pg_server) -> Iterator[Fleet]:  # noqa: F811
         try:
             code, out = fleet.a.apply(fleet.project)
             assert code == 0, out
+            # B follows the state by polling: a first call through the balancer may reach it before
+            # it saw the apply ("This number is not in service"). Start once both serve it.
+            serial = httpx.get(fleet.a.url + "/healthz", timeout=5).json()["serial"]
+            deadline = time.monotonic() + 10
+            while httpx.get(fleet.b.url + "/healthz", timeout=5).json()["serial"] != serial:
+                assert time.monotonic() < deadline, "runner B never followed runner A's apply"
+                time.sleep(0.05)
             yield fleet
         finally:
             fleet.stop()

@@ -37,9 +37,12 @@ def test_whisper_hears_the_business_name_on_the_phone_with_the_prompt():
     pytest.importorskip("piper")
     from cb.plugins.local import speech, whisper
 
-    pcm = speech.ulaw_decode(speech.ulaw_encode(speech.synthesize("Hello Acme Dental I need an appointment.")))
     model = whisper.Greedy(whisper.shared_model(whisper.bundled_model_path()), 1)
-    audio = np.frombuffer(whisper.to_16k(pcm, 8000), dtype=np.int16).astype(np.float32) / 32768.0
-    segments, _ = model.transcribe(audio, language="en", vad_filter=False,
-                                   initial_prompt=providers.vocabulary_prompt(("Acme Dental",)))
-    assert "acme dental" in " ".join(s.text for s in segments).lower()
+    heard = []
+    for _ in range(3):  # Piper samples its voice: each synthesis differs a little, and so may Whisper
+        pcm = speech.ulaw_decode(speech.ulaw_encode(speech.synthesize("Hello Acme Dental I need an appointment.")))
+        audio = np.frombuffer(whisper.to_16k(pcm, 8000), dtype=np.int16).astype(np.float32) / 32768.0
+        segments, _ = model.transcribe(audio, language="en", vad_filter=False,
+                                       initial_prompt=providers.vocabulary_prompt(("Acme Dental",)))
+        heard.append(" ".join(s.text for s in segments).lower())
+    assert sum("acme dental" in h for h in heard) >= 2, heard
