@@ -7,10 +7,8 @@ so the turn waits for more (runner/calls/turn_end.py). The proof is what the cal
 answer to the fragment (the scripted LLM's "Sorry, I missed that."), nothing while it was still
 speaking, then the answer to a turn that held the whole sentence. (That the LLM was never asked
 about the fragment is no proof: preemptive generation may ask as soon as its words arrive, held
-back and withdrawn when the caller goes on; on a quiet machine Whisper is fast enough for that.) The same call with the wait switched off (``unfinished_stop_secs: 0``) is answered in the
-pause, which shows the test sees a cut-off when there is one. Rates over many lines and pauses:
-`bench/run.py --sections cutoff`.
-"""
+back and withdrawn when the caller goes on; on a quiet machine Whisper is fast enough for that.)
+The wait switched off (`unfinished_stop_secs: 0`) is measured in `bench/run.py --sections cutoff`."""
 
 from __future__ import annotations
 
@@ -81,11 +79,3 @@ def test_a_500_ms_pause_mid_sentence_is_not_answered_under_the_default(tmp_path)
     heard = " ".join(words(h.text) for h in result.transcript if h.role == "agent")
     assert "nice to meet you" in heard, result.transcript
     assert result.response_ms, "the agent never answered the finished sentence"
-
-
-def test_with_the_wait_off_the_vad_answers_in_the_pause(tmp_path):
-    questions, result = call(tmp_path, "turn: {unfinished_stop_secs: 0}")
-    # The VAD's 0.2 s ended the turn in the 500 ms pause: the fragment was a question of its own
-    # (with the wait on, only preemptive generation asks that, and withdraws it), and where the
-    # caller's voice cut its answer short, the call shows no more than that.
-    assert any(q.startswith("my name is") and "sarah" not in q for q in questions), questions
