@@ -9,7 +9,8 @@ that silence, its answer held until the turn ends (turns.py). Smart-turn is opt-
 wrong on synthetic speech. Barge-in follows ``pipeline.interruptions``: the caller's speech
 must last ``min_speech_ms`` (and, while the agent talks, ``min_words``) before it interrupts;
 then pipecat cancels the LLM and TTS, drops queued audio and the serializer sends Twilio ``clear``.
-Until then the agent's audio pauses from the caller's first voiced window (duck.py).
+Until then the agent's audio pauses from the caller's first voiced window (duck.py). The agent's
+audio goes out 60 ms ahead of the caller's ear (pacing.py).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from cb.config.models import Pipeline as PipelineSettings
 from cb.providers import pipeline as providers
 
-from . import fallback
+from . import fallback, pacing
 from .callplan import CallPlan
 from .backchannel import BackchannelStartStrategy, listen
 from .duck import MAX_HOLD_SECS, Duck
@@ -51,6 +52,7 @@ from .turn_end import holding
 from .turns import PreemptiveStopStrategy
 
 SAMPLE_RATE = 8000  # telephone audio end to end: no resampling on the way in or out
+FRAME_MS = 20
 # A lean call path (bench/README.md, "Where the time goes"): the caller's audio stops at the STT,
 # the call's observer is called inline instead of through a queue and a task per observer, and
 # pipecat's unused turn-tracking observer is off. CB_LEAN=0 restores pipecat's defaults for
@@ -183,15 +185,25 @@ def build(plan: CallPlan, websocket: Any, stream: Stream, *, default_profile: st
 
     vad = vad_for(agent.pipeline)
     duck = duck_for(agent.pipeline, vad)
+    lead: pacing.Lead | None = None
+
+    def cleared() -> None:  # the serializer is writing a barge-in's ``clear``
+        if duck is not None:
+            duck.cleared()
+        if lead is not None:
+            lead.reset()
+
     serializer = Serializer(
-        on_clear=duck.cleared if duck else None,
+        on_clear=cleared,
         stream_sid=stream.stream_sid, call_sid=stream.call_sid, account_sid=stream.account_sid,
         auth_token=stream.auth_token, base_url=stream.api_base_url,
         params=TwilioFrameSerializer.InputParams(auto_hang_up=bool(stream.auth_token and stream.call_sid)))
     transport = FastAPIWebsocketTransport(websocket, FastAPIWebsocketParams(
         audio_in_enabled=True, audio_out_enabled=True, add_wav_header=False, serializer=serializer,
-        audio_out_10ms_chunks=2,  # 20 ms media messages, Twilio's own framing
+        audio_out_10ms_chunks=FRAME_MS // 10,  # 20 ms media messages, Twilio's own framing
         allowed_origins=[]))
+    if pacing.LEAD_SECS > 0:  # a few frames queued at Twilio, so a late write is no gap (pacing.py)
+        lead = pacing.install(transport.output(), FRAME_MS / 1000)
 
     messages: list[dict[str, Any]] = [{"role": "system", "content": plan.instructions}]
     schema = tools_schema(tools.tools)
