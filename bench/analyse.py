@@ -169,6 +169,25 @@ def jitter(trace: Trace, gap_s: float = 0.1, skip_start: bool = True) -> list[fl
     return out
 
 
+def late(trace: Trace, gap_s: float = 0.1) -> list[float]:
+    """Per agent frame within an utterance, how late it arrived for Twilio's playout, ms: Twilio
+    plays each frame from its arrival or the end of the one before, so a frame that arrives after
+    the one before finished is a gap the caller hears (that long); one that arrives early waits in
+    Twilio's buffer and costs nothing. The pacing figure for a sender that keeps a lead
+    (runner/calls/pacing.py), where inter-arrival ``jitter`` counts the catch-up after a stall the
+    caller never heard; for a sender with none (stock pipecat, ``CB_AUDIO_LEAD_MS=0``) the two
+    agree on the late side. A silence over ``gap_s`` between frames is the end of an utterance."""
+    out, end, prev = [], None, None
+    for t in trace.media_at:
+        if prev is not None and t - prev > gap_s:
+            end = None  # a new utterance
+        if end is not None:
+            out.append(max(0.0, t - end) * 1000)
+        end = max(t, end if end is not None else t) + FRAME_SECS
+        prev = t
+    return out
+
+
 def pct(values: list[float], q: float) -> float | None:
     values = sorted(v for v in values if v is not None)
     if not values:

@@ -87,6 +87,15 @@ def test_jitter_is_the_distance_from_20_ms_within_an_utterance():
     assert [round(j, 3) for j in analyse.jitter(t)] == [5.0, 5.0, 0.0]
 
 
+def test_late_is_what_twilio_s_playout_hears_so_a_lead_s_catch_up_is_no_gap():
+    # a sender with a lead: four frames at once, a 50 ms stall, then the catch-up
+    lead = Trace(media_at=[0.0, 0.0, 0.0, 0.0, 0.02, 0.04, 0.11, 0.11, 0.11, 0.12, 0.14])
+    assert max(analyse.late(lead)) == 0.0 and max(analyse.jitter(lead)) > 20
+    # a sender without one: the same stall is 50 ms the caller hears; a new utterance starts afresh
+    real_time = Trace(media_at=[0.0, 0.02, 0.04, 0.11, 0.13, 1.0, 1.02])
+    assert [round(x, 3) for x in analyse.late(real_time)] == [0.0, 0.0, 50.0, 0.0, 0.0]
+
+
 def test_summary_and_percentiles():
     s = analyse.summary([1.0, 2.0, 3.0, 4.0, None])
     assert s == {"n": 4, "median": 2.5, "p95": 3.85, "p99": 3.97, "min": 1.0, "max": 4.0}
