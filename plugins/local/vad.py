@@ -10,6 +10,12 @@ call's window waits for the end of the event loop's current pass (``call_soon``)
 whose frame arrived in the same pass shares the run: nothing is held back by a timer, and the
 busier the runner, the larger the batch. Each call's recurrent state and context stay its own,
 read into the batch and written back after it.
+
+The run itself is on one thread of its own (``cb-vad``), not on the event loop: ONNX Runtime lets
+go of the GIL while it runs, so the loop goes on pacing every call's audio meanwhile, and windows
+that arrive during a run wait for the next, larger one. On the loop it was 18 % of the loop's time
+at 40 calls (py-spy, bench/README.md "Where the time goes"). ``CB_VAD_BATCH=loop`` runs it on the
+loop as before (for before/after benchmarks); ``CB_VAD_BATCH=0`` scores each call alone.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from typing import Callable
 
@@ -35,6 +42,7 @@ _session = None
 INLINE = os.environ.get("CB_VAD_THREAD", "") != "1"
 # CB_VAD_BATCH=0 scores each call's window on its own (for before/after benchmarks).
 BATCH = INLINE and os.environ.get("CB_VAD_BATCH", "") != "0"
+ON_LOOP = os.environ.get("CB_VAD_BATCH", "") == "loop"
 
 
 def _shared_session():
@@ -59,36 +67,77 @@ class _StreamModel(SileroOnnxModel):
 
 
 class _Batch:
-    """The windows waiting for the model in this pass of the event loop, scored in one run."""
+    """The windows waiting for the model, scored together: on the ``cb-vad`` thread, or on the loop."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_loop: bool | None = None) -> None:
         self._waiting: list[tuple[_StreamModel, np.ndarray, int, asyncio.Future]] = []
+        self._guard = threading.Lock()  # _waiting and _busy: the loop adds, the thread takes
+        self._busy = False  # a run is scheduled or in progress; it takes what waits when it starts
+        self._on_loop = ON_LOOP if on_loop is None else on_loop
+        self._thread: ThreadPoolExecutor | None = None
         self.runs = self.windows = 0  # for tests and benchmarks: windows / runs is the mean batch
 
     def score(self, model: "_StreamModel", audio: np.ndarray, sample_rate: int) -> asyncio.Future:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        if not self._waiting:
-            loop.call_soon(self.run)
-        self._waiting.append((model, audio, sample_rate, future))
+        with self._guard:
+            self._waiting.append((model, audio, sample_rate, future))
+            start, self._busy = not self._busy, True
+        if start:  # at the end of this pass, so every window that arrived in it shares the run
+            loop.call_soon(self.run if self._on_loop else self._hand_off)
         return future
 
+    def _hand_off(self) -> None:
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="cb-vad")
+        self._thread.submit(self._drain)
+
+    def _drain(self) -> None:
+        """On the cb-vad thread: runs until nothing waits, each run taking all that waits."""
+        while True:
+            with self._guard:
+                waiting, self._waiting = self._waiting, []
+                if not waiting:
+                    self._busy = False
+                    return
+            settled: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, object]]] = {}
+            for future, outcome in self._score(waiting):
+                settled.setdefault(future.get_loop(), []).append((future, outcome))
+            for loop, outcomes in settled.items():  # one wake-up per loop, not one per call
+                try:
+                    loop.call_soon_threadsafe(_settle, outcomes)
+                except RuntimeError:  # that loop is closed: nobody waits for these any more
+                    pass
+
     def run(self) -> None:
-        waiting, self._waiting = self._waiting, []
+        """On the loop: one run over what waits."""
+        with self._guard:
+            waiting, self._waiting, self._busy = self._waiting, [], False
+        _settle(self._score(waiting))
+
+    def _score(self, waiting) -> list[tuple[asyncio.Future, object]]:
+        out: list[tuple[asyncio.Future, object]] = []
         for rate in {w[2] for w in waiting}:
             group = [w for w in waiting if w[2] == rate]
             try:
-                scores = score(_shared_session(), [(m, a) for m, a, _, _ in group], rate)
+                scores: list[object] = score(_shared_session(), [(m, a) for m, a, _, _ in group], rate)
             except Exception as exc:  # noqa: BLE001 - every waiting call hears of it
-                for *_, future in group:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            self.runs += 1
-            self.windows += len(group)
-            for (*_, future), confidence in zip(group, scores):
-                if not future.done():
-                    future.set_result(confidence)
+                scores = [exc] * len(group)
+            else:
+                self.runs += 1
+                self.windows += len(group)
+            out += [(future, outcome) for (*_, future), outcome in zip(group, scores)]
+        return out
+
+
+def _settle(outcomes: list[tuple[asyncio.Future, object]]) -> None:
+    for future, outcome in outcomes:
+        if future.done():  # the call went away while its window was scored
+            continue
+        if isinstance(outcome, Exception):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
 
 
 def score(session, streams: list[tuple["_StreamModel", np.ndarray]], sample_rate: int) -> list[float]:

@@ -50,8 +50,10 @@ def alone(audio: bytes) -> tuple[list[VADState], list[float]]:
     return states, scores
 
 
-def test_batched_streams_decide_as_each_would_alone(monkeypatch):
+@pytest.mark.parametrize("on_loop", [False, True], ids=["on the cb-vad thread", "on the event loop"])
+def test_batched_streams_decide_as_each_would_alone(monkeypatch, on_loop):
     monkeypatch.setattr(vad, "BATCH", True)
+    monkeypatch.setattr(vad, "_batch", vad._Batch(on_loop=on_loop))
     audios = [caller_audio(i) for i in range(6)]
     expected = [alone(a) for a in audios]
     runs0, windows0 = vad._batch.runs, vad._batch.windows
