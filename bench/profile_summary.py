@@ -2,7 +2,8 @@
 
 Record one while a concurrency step runs (bench/README.md, "Profiling")::
 
-    .venv/bin/py-spy record -p RUNNER_PID -f raw -r 50 -d 25 -o bench/results/prof/n35.txt
+    .venv/bin/py-spy record -p RUNNER_PID -f raw -r 100 -d 20 --threads -o bench/results/prof/n40.txt
+    .venv/bin/python -m bench.profile_summary bench/results/prof/n40.txt --thread MainThread
 
 py-spy's ``raw`` output is one collapsed stack a line (``frame;frame;... count``, the innermost
 frame last). Each sample is put down to the first group (below) that one of its frames, innermost
@@ -46,13 +47,19 @@ def group_of(frames: list[str]) -> str:
     return "other"
 
 
-def summarise(lines) -> tuple[Counter, Counter, int, int]:
+def summarise(lines, thread: str | None = None) -> tuple[Counter, Counter, int, int]:
     groups, leaves, busy, idle = Counter(), Counter(), 0, 0
     for line in lines:
         m = LINE.match(line.rstrip("\n"))
         if not m:
             continue
         frames, count = m["stack"].split(";"), int(m["count"])
+        if frames[0].startswith("thread ("):  # py-spy --threads: the thread is the outermost frame
+            if thread is not None and thread not in frames[0]:
+                continue
+            frames = frames[1:]
+        if not frames:
+            continue
         if any(i in frames[-1] for i in IDLE):
             idle += count
             continue
@@ -66,9 +73,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("profile", help="py-spy record -f raw output")
     parser.add_argument("--top", type=int, default=15, help="innermost functions to list")
+    parser.add_argument("--thread", help="only this thread's samples (recorded with --threads), e.g. MainThread: "
+                                         "the event loop, the one that sets the ceiling")
     args = parser.parse_args(argv)
     with open(args.profile) as f:
-        groups, leaves, busy, idle = summarise(f)
+        groups, leaves, busy, idle = summarise(f, args.thread)
     total = busy + idle
     print(f"{busy} busy samples of {total} ({100 * busy / max(total, 1):.0f}% of the time the loop was not idle)")
     for name, n in groups.most_common():

@@ -7,12 +7,12 @@ One ``Signal`` per call service (one per worker process) gathers, at almost no c
 - input backlog: how far behind its own clock the runner reads a caller's frames (``media``
   ``timestamp`` against arrival, relative to the stream's best arrival);
 - event-loop lag: how late a 100 ms timer fires (fed by the call service's watcher);
-- CPU: the process's CPU time per wall second, and per call in progress.
+- CPU: the event loop thread's CPU time per wall second, and per call in progress.
 
 Every ``tick`` (100 ms) folds the counts into averages over about ``WINDOW_S`` seconds.
 ``decide`` turns a ``Reading`` into admit or refuse. It refuses when a caller-facing signal
-crosses an early threshold (set well below where calls are heard to degrade), or, where
-``CB_ADMIT_CPU`` sets a CPU budget, when one more call would take the worker past it: that ceiling
+crosses an early threshold (set well below where calls are heard to degrade), or when one more
+call would take the event loop past its CPU budget (``CB_ADMIT_CPU``, 0.7 of its core): that ceiling
 is ``cpu_budget`` divided by the measured CPU of one call, found by measurement, not configured. ``max_calls`` stays as
 a hard cap above it. Thresholds come from the environment (``Limits.from_env``); ``CB_ADMISSION=off``
 keeps only the hard cap (for a benchmark that looks for the raw ceiling itself).
@@ -34,11 +34,13 @@ NEW_BURST_S = 0.3  # an agent frame this late starts a new utterance (a pause), 
 @dataclass(frozen=True)
 class Limits:
     max_calls: int = 500  # hard cap, whatever the measurement says
-    # Of one core per worker: the projected load one more call may reach. Off unless CB_ADMIT_CPU sets
-    # it: a call's CPU is bursty (an in-process Whisper transcribing a turn costs a core for a moment),
-    # and the projection refused a second local-stack call that pacing showed was fine. The caller-facing
-    # signals above it are what admission acts on by default.
-    cpu_budget: float | None = None
+    # Of the event loop's thread: the projected load one more call may reach (CB_ADMIT_CPU; 0 turns it
+    # off). The loop's own CPU, not the process's: Whisper, Piper and the VAD batch run on threads of
+    # their own, and counted in, a transcription's burst made one local-stack call look like a core
+    # (it refused the second). Set from the concurrency ladder on 2 cores: the loop holds 50 calls
+    # within target and breaks at 60, and at 1.5x that the caller-facing signals below react only
+    # once every call is in (they are smoothed over seconds; calls arrived 10 a second).
+    cpu_budget: float | None = 0.7
     miss_ms: float = 40.0  # an agent frame later than this past its due time is a pacing miss
     miss_rate: float = 0.02  # refuse while more than this share of agent frames miss
     backlog_ms: float = 150.0  # refuse while callers' frames are read this late
@@ -56,7 +58,7 @@ class Limits:
             except ValueError:
                 raise ValueError(f"{name}={env[name]!r} is not a number") from None
 
-        return cls(max_calls=max_calls, cpu_budget=num("CB_ADMIT_CPU", 0.0) or None,
+        return cls(max_calls=max_calls, cpu_budget=num("CB_ADMIT_CPU", cls.cpu_budget or 0.0) or None,
                    miss_ms=num("CB_ADMIT_MISS_MS", cls.miss_ms), miss_rate=num("CB_ADMIT_MISS_RATE", cls.miss_rate),
                    backlog_ms=num("CB_ADMIT_BACKLOG_MS", cls.backlog_ms),
                    loop_lag_ms=loop_lag_ms if loop_lag_ms is not None else num("CB_ADMIT_LOOP_LAG_MS", cls.loop_lag_ms),
@@ -160,7 +162,7 @@ class Signal:
     """The worker's admission signal; streams report into it, ``tick`` smooths, ``reading`` reads."""
 
     def __init__(self, limits: Limits | None = None, clock: Callable[[], float] = time.monotonic,
-                 cpu_clock: Callable[[], float] = time.process_time):
+                 cpu_clock: Callable[[], float] = time.thread_time):  # ticked on the loop: the loop's CPU
         self.limits = limits or Limits()
         self.clock, self.cpu_clock = clock, cpu_clock
         self.frames = self.missed = 0  # agent frames since the last tick
