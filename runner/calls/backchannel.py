@@ -72,6 +72,7 @@ ONSET_OVER_FLOOR = 4.0  # ... and 12 dB over the line's noise floor
 # taken for none too: the agent then goes on, and the caller's next words interrupt it.
 MAX_WORDS_PER_SEC, MAX_WORDS_SLACK = 4.0, 1
 LATE_WORDS_SECS = 6.0  # words this late for a sound over the agent are still judged as over it
+NEW_SOUND_SECS = 0.3  # a loud frame after this much quiet is a new sound (a steady noise is one)
 
 
 def words(text: str) -> tuple[str, ...]:
@@ -176,6 +177,12 @@ class BackchannelStartStrategy(BaseUserTurnStartStrategy):
         ep = self._episode
         if ep is None and loud and not self._in_turn:
             ep = self._begin()
+        elif ep is not None and loud and self.duck is not None and self._bot_speaking and not self.duck.holding \
+                and self.clock() - self._loud_at > NEW_SOUND_SECS:
+            # A new sound while an earlier one is still judged, and the duck went on meanwhile (its
+            # max_hold ran out waiting for an "mm-hm"'s words): the caller starting to interrupt
+            # would otherwise hear the agent until the voice or the words decided, 0.6-1 s.
+            self.duck.close()
         if loud:
             self._loud_at = self.clock()
             self._loud_secs += len(pcm) / 2 / 8000

@@ -296,6 +296,38 @@ def test_a_late_backchannel_does_not_resume_the_agent_over_a_caller_still_talkin
     assert held and call.duck.resumed == 0 and call.events == ["reset", "backchannel Yeah.", "turn"]
 
 
+def test_a_new_sound_pauses_the_agent_again_after_the_pause_ran_out_waiting_for_words():
+    """bench --sections bargein, one round in ten: an "mm-hm"'s words were still due when the duck's
+    max_hold ran out, and the interruption that followed heard the agent for 640 ms."""
+    async def go():
+        async with Call(words_wait_secs=5.0, short_wait_secs=5.0) as call:
+            call.duck.max_hold = 0.2
+            await call.frames(BotStartedSpeakingFrame())
+            await call.speak(10, VADState.STARTING)  # "mm-hm": voice too short for a turn
+            await call.hush(5)
+            await call.duck.wait()  # ... its words are slow: the pause runs out, the agent goes on
+            went_on = not call.duck.holding
+            await call.hush(15)  # 0.3 s of quiet, then the caller starts to interrupt
+            await call.speak(1)
+            return went_on, call.duck.holding, call.duck.holds
+
+    went_on, holding, holds = asyncio.run(go())
+    assert went_on and holding and holds == 2
+
+
+def test_a_steady_sound_does_not_pause_the_agent_again_once_the_pause_ran_out():
+    async def go():
+        async with Call(words_wait_secs=5.0, short_wait_secs=5.0) as call:
+            call.duck.max_hold = 0.2
+            await call.frames(BotStartedSpeakingFrame())
+            await call.speak(10, VADState.STARTING)
+            await call.duck.wait()
+            await call.speak(10, VADState.STARTING)  # no quiet between: the same sound
+            return call.duck.holding, call.duck.holds
+
+    assert asyncio.run(go()) == (False, 1)
+
+
 def test_phrases_match_any_spelling_and_runs_of_them_but_nothing_else():
     phrases = Phrases(BACKCHANNELS)
     for said in ("Mm-hm.", "Mm-hmm.", "mmhm", "Uh-huh.", "Yeah, yeah, okay.", "Right.", "I see."):
