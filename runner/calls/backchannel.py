@@ -177,12 +177,16 @@ class BackchannelStartStrategy(BaseUserTurnStartStrategy):
         ep = self._episode
         if ep is None and loud and not self._in_turn:
             ep = self._begin()
-        elif ep is not None and loud and self.duck is not None and self._bot_speaking and not self.duck.holding \
+        elif ep is not None and loud and self.duck is not None and self._bot_speaking \
                 and self.clock() - self._loud_at > NEW_SOUND_SECS:
-            # A new sound while an earlier one is still judged, and the duck went on meanwhile (its
-            # max_hold ran out waiting for an "mm-hm"'s words): the caller starting to interrupt
-            # would otherwise hear the agent until the voice or the words decided, 0.6-1 s.
-            self.duck.close()
+            # A new sound while an earlier one is still judged ("mm-hm", then an interruption before
+            # its words came): the pause counts from it, and if it ran out meanwhile it begins again.
+            # Else the duck's max_hold, counted from the "mm-hm", let the agent go on over the
+            # interruption until its voice or words decided, 0.6-1 s (the barge-in bench's p95).
+            if self.duck.holding:
+                self.duck.renew()
+            else:
+                self.duck.close()
         if loud:
             self._loud_at = self.clock()
             self._loud_secs += len(pcm) / 2 / 8000

@@ -35,6 +35,7 @@ class Duck:
         self._open = asyncio.Event()
         self._open.set()
         self._closed_at: float | None = None
+        self._hold_from: float | None = None  # max_hold counts from here: the latest sound's onset
         self._interruptions = 0
         self.holds = 0  # how many times it closed (for logs and tests)
         self.resumed = 0  # ... and opened again without an interruption: the agent went on
@@ -48,9 +49,15 @@ class Duck:
     def close(self) -> None:
         """The caller made a sound over the agent: hold its next frame."""
         if self._open.is_set():
-            self._closed_at = time.monotonic()
+            self._closed_at = self._hold_from = time.monotonic()
             self.holds += 1
             self._open.clear()
+
+    def renew(self) -> None:
+        """A new sound began while holding: ``max_hold`` counts from it (an "mm-hm" and then an
+        interruption before its words came must not let the agent go on over the interruption)."""
+        if not self._open.is_set():
+            self._hold_from = time.monotonic()
 
     def open(self) -> None:
         """The sound was no barge-in: the agent goes on where it paused."""
@@ -71,11 +78,15 @@ class Duck:
         """Returns when the agent's next frame may go out."""
         if self._open.is_set() or self._closed_at is None:
             return
-        remaining = self._closed_at + self.max_hold - time.monotonic()
-        try:
-            await asyncio.wait_for(self._open.wait(), timeout=max(0.0, remaining))
-        except asyncio.TimeoutError:
-            self.open()
+        while not self._open.is_set():
+            remaining = (self._hold_from or self._closed_at) + self.max_hold - time.monotonic()
+            if remaining <= 0:
+                self.open()
+                return
+            try:
+                await asyncio.wait_for(self._open.wait(), timeout=remaining)
+            except asyncio.TimeoutError:
+                pass  # renewed meanwhile, or its time is up: the loop looks again
 
     def guard(self, write: Callable[[Any], Awaitable[bool]]) -> Callable[[Any], Awaitable[bool]]:
         """``write`` (an output transport's write_audio_frame), waiting for the duck first."""

@@ -315,6 +315,22 @@ def test_a_new_sound_pauses_the_agent_again_after_the_pause_ran_out_waiting_for_
     assert went_on and holding and holds == 2
 
 
+def test_an_interruption_that_begins_while_paused_for_an_mm_hm_keeps_the_pause_past_its_max_hold():
+    """The same bench, another round: the interruption began while the agent was still paused for
+    the "mm-hm", and max_hold, counted from the "mm-hm", ran out in the middle of it."""
+    async def go():
+        async with Call(words_wait_secs=5.0, short_wait_secs=5.0) as call:
+            call.duck.max_hold = 0.6
+            await call.frames(BotStartedSpeakingFrame())
+            writer = asyncio.ensure_future(call.duck.wait())  # the agent's next frame
+            await call.speak(10, VADState.STARTING)  # "mm-hm" at 0 s
+            await call.hush(16)  # 0.32 s of quiet
+            await call.speak(20)  # the interruption from ~0.52 s to ~0.92 s: past 0.6 s from the "mm-hm"
+            return writer.done(), call.duck.holding
+
+    assert asyncio.run(go()) == (False, True)
+
+
 def test_a_steady_sound_does_not_pause_the_agent_again_once_the_pause_ran_out():
     async def go():
         async with Call(words_wait_secs=5.0, short_wait_secs=5.0) as call:
