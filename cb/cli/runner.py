@@ -55,8 +55,10 @@ def runner(host: str, port: int, state_dir: str | None, token_file: str | None, 
         check_exposure(settings)
         dialect_for(settings.state_db)
         from cb.runner.admission import Limits
+        from cb.runner.calls.pacing import lead_secs
 
         Limits.from_env(1)  # a CB_ADMIT_* that is not a number stops the start here, named
+        lead_secs()  # ... and so does a CB_AUDIO_LEAD_MS
     except ValueError as exc:
         raise UserError(str(exc)) from None
     from cb.state.auditkey import AuditKeyError

@@ -21,14 +21,30 @@ benchmarks; a runner far from its Twilio region may want 100).
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import time
 
-LEAD_SECS = float(os.environ.get("CB_AUDIO_LEAD_MS", "60")) / 1000
+DEFAULT_LEAD_MS = 60.0
+
+
+def lead_secs(env: dict[str, str] | None = None) -> float:
+    """``CB_AUDIO_LEAD_MS`` in seconds; `cb runner` reads it at start, so a bad value stops it there, named."""
+    raw = (os.environ if env is None else env).get("CB_AUDIO_LEAD_MS", "").strip()
+    if not raw:
+        return DEFAULT_LEAD_MS / 1000
+    try:
+        ms = float(raw)
+    except ValueError:
+        ms = math.nan
+    if not (math.isfinite(ms) and 0 <= ms <= 1000):
+        raise ValueError(f"CB_AUDIO_LEAD_MS={raw!r} is not a lead in milliseconds: give 0-1000 "
+                         f"({DEFAULT_LEAD_MS:.0f} is the default, 0 pipecat's real-time pacing)")
+    return ms / 1000
 
 
 class Lead:
-    def __init__(self, frame_secs: float, lead: float = LEAD_SECS):
+    def __init__(self, frame_secs: float, lead: float):
         self.frame_secs, self.lead = frame_secs, lead
         self.heard_until = 0.0  # when the far end will have played everything written (monotonic)
         self.restarts = 0  # writes that found the far end already silent: a gap, or an answer's start
@@ -49,7 +65,7 @@ class Lead:
             await asyncio.sleep(wait)
 
 
-def install(output, frame_secs: float, lead: float = LEAD_SECS) -> Lead:
+def install(output, frame_secs: float, lead: float) -> Lead:
     """Replace the websocket output transport's real-time sleep with a ``Lead``.
 
     pipecat resets its own clock on an interruption (``_next_send_time = 0``); the caller of this

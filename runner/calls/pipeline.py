@@ -202,8 +202,9 @@ def build(plan: CallPlan, websocket: Any, stream: Stream, *, default_profile: st
         audio_in_enabled=True, audio_out_enabled=True, add_wav_header=False, serializer=serializer,
         audio_out_10ms_chunks=FRAME_MS // 10,  # 20 ms media messages, Twilio's own framing
         allowed_origins=[]))
-    if pacing.LEAD_SECS > 0:  # a few frames queued at Twilio, so a late write is no gap (pacing.py)
-        lead = pacing.install(transport.output(), FRAME_MS / 1000)
+    lead_secs = pacing.lead_secs()
+    if lead_secs > 0:  # a few frames queued at Twilio, so a late write is no gap (pacing.py)
+        lead = pacing.install(transport.output(), FRAME_MS / 1000, lead_secs)
 
     messages: list[dict[str, Any]] = [{"role": "system", "content": plan.instructions}]
     schema = tools_schema(tools.tools)

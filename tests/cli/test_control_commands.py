@@ -225,3 +225,10 @@ def test_a_targeted_apply_cannot_leave_a_dangling_reference(project, cb, runner)
     assert RunnerClient(runner.url).state()["serial"] == 1
     res = cb("apply", "--auto-approve", "--paths", "agents/front-desk.yaml", "--paths", "agents/refund.yaml")
     assert res.exit_code == 0, res.output
+
+
+def test_the_runner_refuses_to_start_on_a_lead_that_is_not_a_number(tmp_path):
+    out = subprocess.run([*CB, "runner", "--port", "1", "--state", str(tmp_path / "s")], capture_output=True,
+                         text=True, timeout=60, env={**os.environ, "CB_AUDIO_LEAD_MS": "60ms"})
+    assert out.returncode == 1 and "CB_AUDIO_LEAD_MS='60ms' is not a lead in milliseconds" in out.stderr
+    assert not (tmp_path / "s" / "state.db").exists()

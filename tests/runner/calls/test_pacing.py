@@ -88,3 +88,11 @@ def test_a_clear_empties_the_far_end_so_the_next_answer_gets_its_lead_again(cloc
     lead.reset()  # the barge-in's clear
     again = write_times(clock, lead, 4)
     assert again == [0.0, 0.0, 0.0, 0.0]
+
+
+def test_the_lead_comes_from_cb_audio_lead_ms_and_a_bad_value_is_named():
+    assert pacing.lead_secs({}) == 0.06 and pacing.lead_secs({"CB_AUDIO_LEAD_MS": "100"}) == 0.1
+    assert pacing.lead_secs({"CB_AUDIO_LEAD_MS": "0"}) == 0.0
+    for bad in ("60ms", "-20", "nan", "5000"):
+        with pytest.raises(ValueError, match=r"CB_AUDIO_LEAD_MS='.*' is not a lead in milliseconds: give 0-1000"):
+            pacing.lead_secs({"CB_AUDIO_LEAD_MS": bad})
