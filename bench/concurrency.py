@@ -131,7 +131,7 @@ def step(n: int, turns: int, profile: str, env: dict[str, str], target: str = "c
 
 def judge(row: dict[str, Any], base_p95: float | None) -> dict[str, Any]:
     p95 = row["total_ms"].get("p95")
-    jit = row.get("late_ms", {}).get("p99")
+    jit = row["late_ms"].get("p99")
     why = []
     if row["failed_calls"]:
         why.append(f"{row['failed_calls']} call(s) failed")

@@ -8,8 +8,9 @@ Record one while a concurrency step runs (bench/README.md, "Profiling")::
 py-spy's ``raw`` output is one collapsed stack a line (``frame;frame;... count``, the innermost
 frame last). Each sample is put down to the first group (below) that one of its frames, innermost
 first, falls in, so "pipecat frame queues and tasks" is time in pipecat's per-processor machinery
-that is not spent inside a part named before it; idle samples (the loop waiting in ``select``) are
-counted apart and left out of the shares.
+that is not spent inside a part named before it. py-spy leaves idle samples out unless recorded
+with ``--idle``; then those of a thread waiting in ``select`` are counted apart and left out of the
+shares.
 """
 
 from __future__ import annotations
@@ -78,8 +79,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     with open(args.profile) as f:
         groups, leaves, busy, idle = summarise(f, args.thread)
-    total = busy + idle
-    print(f"{busy} busy samples of {total} ({100 * busy / max(total, 1):.0f}% of the time the loop was not idle)")
+    if idle:
+        print(f"{busy} busy samples of {busy + idle} ({100 * busy / (busy + idle):.0f}% of the time not idle)")
+    else:  # py-spy leaves idle samples out unless recorded with --idle
+        print(f"{busy} busy samples (recorded without --idle: busy share = samples / (rate x seconds))")
     for name, n in groups.most_common():
         print(f"  {100 * n / max(busy, 1):5.1f}%  {name}")
     print(f"innermost functions (top {args.top}):")

@@ -73,7 +73,7 @@ class Reading:
     miss_rate: float = 0.0  # share of agent frames sent late
     backlog_ms: float = 0.0  # worst input backlog of the last window
     loop_lag_ms: float = 0.0
-    cpu: float = 0.0  # cores this process used
+    cpu: float = 0.0  # cores the event loop's thread used
     cpu_per_call: float | None = None  # measured; None until a call has run
 
     def ceiling_for(self, budget: float | None) -> int | None:
@@ -168,7 +168,7 @@ class Signal:
         self.frames = self.missed = 0  # agent frames since the last tick
         self.backlog_peak = 0.0
         self.miss_rate = self.backlog = self.lag = self.cpu = 0.0
-        self.idle_cpu: float | None = None  # the process's own cost with no call
+        self.idle_cpu: float | None = None  # the loop's own cost with no call
         self.per_call: float | None = None
         self._last = clock()
         self._last_cpu = cpu_clock()
@@ -194,7 +194,7 @@ class Signal:
         used = max(0.0, (cpu_now - self._last_cpu) / dt)
         self.cpu = self.cpu * keep + used * (1 - keep)
         if calls == 0:
-            # The floor of the process's own cost: a start-up or an apply costs a burst of CPU that
+            # The floor of the loop's own cost: a start-up or an apply costs a burst of CPU that
             # is no call's, and an idle figure that kept it would hide what a call costs. Down at
             # once, up only slowly.
             if self.idle_cpu is None or used < self.idle_cpu:

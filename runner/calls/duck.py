@@ -76,10 +76,10 @@ class Duck:
 
     async def wait(self) -> None:
         """Returns when the agent's next frame may go out."""
-        if self._open.is_set() or self._closed_at is None:
+        if self._open.is_set() or self._hold_from is None:
             return
         while not self._open.is_set():
-            remaining = (self._hold_from or self._closed_at) + self.max_hold - time.monotonic()
+            remaining = self._hold_from + self.max_hold - time.monotonic()
             if remaining <= 0:
                 self.open()
                 return
